@@ -1,0 +1,1 @@
+"""Variant specifications (YAML), shipped as package data ``hear_byols.configs``."""

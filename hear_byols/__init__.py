@@ -1,0 +1,19 @@
+"""BYOL-S / Hybrid BYOL-S speech representations with the HEAR 2021 API.
+
+``hear_byols`` itself exposes the best variant (``cvt``, Hybrid BYOL-S); each variant also
+has its own module: ``hear_byols.default``, ``.resnetish34``, ``.clstm``, ``.cvt``, ``.byola``.
+"""
+from hear_byols.api import list_variants
+from hear_byols.cvt import get_scene_embeddings, get_timestamp_embeddings, load_model
+from hear_byols.errors import HearByolsError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "load_model",
+    "get_scene_embeddings",
+    "get_timestamp_embeddings",
+    "list_variants",
+    "HearByolsError",
+    "__version__",
+]

@@ -1,0 +1,120 @@
+"""The HEAR 2021 API, written once and bound to each variant by the thin variant modules."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, NamedTuple
+
+import torch
+from torch import Tensor
+
+from hear_byols.encoders import build_encoder
+from hear_byols.loading import model_from_checkpoint
+from hear_byols.model import ByolsModel, require_byols_model
+from hear_byols.scene import scene_embeddings
+from hear_byols.sliding import sliding_timestamp_embeddings
+from hear_byols.errors import InvalidOptionError
+from hear_byols.timestamps import timestamp_embeddings
+from hear_byols.variants import variant_names, variant_spec
+from hear_byols.weights import default_weight_file, resolve_weights, variant_note
+
+TIMESTAMP_MODES = {"exact": timestamp_embeddings, "sliding": sliding_timestamp_embeddings}
+
+#: Default timestamp framing of serab-byols (milliseconds).
+TIMESTAMP_FRAME_DURATION_MS = 1000.0
+TIMESTAMP_HOP_SIZE_MS = 50.0
+
+
+def load_model(
+    model_file_path: str = "", *, variant: str, normalization: Any = None, timestamp_mode: str = "exact"
+) -> ByolsModel:
+    """Load ``variant`` with its weights.
+
+    ``model_file_path``: a checkpoint file; empty means the official weights (override dir,
+    package ``checkpoints/``, user cache, else a verified download). ``normalization``:
+    ``"reference"`` (default, as published), ``"per_clip"`` or ``[mean, std]``.
+    ``timestamp_mode``: ``"exact"`` (default, the reference's numbers) or ``"sliding"`` (one
+    encoder pass per clip, pooled per window: much faster, approximate).
+    """
+    if timestamp_mode not in TIMESTAMP_MODES:
+        raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
+    path = resolve_weights(variant, model_file_path or "")
+    model = model_from_checkpoint(variant, path, normalization)
+    model.timestamp_mode = timestamp_mode
+    return model
+
+
+def get_scene_embeddings(audio: Any, model: ByolsModel) -> Tensor:
+    """``(n_sounds, scene_embedding_size)`` float32, on the audio's device."""
+    return scene_embeddings(require_byols_model(model), audio)
+
+
+def get_timestamp_embeddings(
+    audio: Any,
+    model: ByolsModel,
+    frame_duration: float = TIMESTAMP_FRAME_DURATION_MS,
+    hop_size: float = TIMESTAMP_HOP_SIZE_MS,
+) -> tuple[Tensor, Tensor]:
+    """Embeddings ``(n_sounds, n_frames, D)`` of 1 s frames every ``hop_size`` ms, and their
+    centres in ms ``(n_sounds, n_frames)``."""
+    model = require_byols_model(model)
+    return TIMESTAMP_MODES[model.timestamp_mode](model, audio, frame_duration, hop_size)
+
+
+class VariantApi(NamedTuple):
+    """The three HEAR functions of one variant (unpacks as a tuple)."""
+
+    load_model: Callable[..., ByolsModel]
+    get_scene_embeddings: Callable[..., Tensor]
+    get_timestamp_embeddings: Callable[..., tuple[Tensor, Tensor]]
+
+
+def variant_api(variant: str) -> VariantApi:
+    """HEAR functions bound to ``variant`` (used by ``hear_byols.<variant>`` modules)."""
+    spec = variant_spec(variant)
+
+    def load(model_file_path: str = "", **options: Any) -> ByolsModel:
+        return load_model(model_file_path, variant=variant, **options)
+
+    load.__doc__ = f"Load {spec.title} (hear_byols.{variant}).\n\n{load_model.__doc__}"
+    return VariantApi(load, get_scene_embeddings, get_timestamp_embeddings)
+
+
+@dataclass(frozen=True)
+class VariantInfo:
+    """What ``list_variants`` tells about one variant."""
+
+    name: str
+    module: str
+    title: str
+    encoder: str
+    embedding_size: int
+    param_count: int
+    weights_file: str | None
+    note: str | None
+
+
+def list_variants() -> list[VariantInfo]:
+    """All variants with their metadata (parameter counts come from meta-device encoders)."""
+    infos = []
+    for name in variant_names():
+        spec = variant_spec(name)
+        weights = default_weight_file(name)
+        infos.append(
+            VariantInfo(
+                name=name,
+                module=f"hear_byols.{name}",
+                title=spec.title,
+                encoder=spec.encoder_type,
+                embedding_size=spec.embedding_size,
+                param_count=_param_count(name),
+                weights_file=weights.filename if weights else None,
+                note=variant_note(name),
+            )
+        )
+    return infos
+
+
+def _param_count(variant: str) -> int:
+    spec = variant_spec(variant)
+    with torch.device("meta"):
+        return sum(p.numel() for p in build_encoder(spec.encoder_type, spec.encoder_params).parameters())

@@ -1,0 +1,7 @@
+"""Hybrid BYOL-S with the CvT encoder: the best BYOL-S variant.
+
+HEAR 2021 API: ``load_model``, ``get_scene_embeddings``, ``get_timestamp_embeddings``.
+"""
+from hear_byols.api import variant_api
+
+load_model, get_scene_embeddings, get_timestamp_embeddings = variant_api("cvt")

@@ -1,0 +1,59 @@
+"""ResNet-ish encoder (serab-byols ``resnetish34``): ResNet basic blocks on the log-mel, mean+max."""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from hear_byols.encoders.base import Encoder, flatten_channels_per_time_step
+
+
+def _conv3x3(in_channels: int, out_channels: int, stride: int = 1) -> nn.Conv2d:
+    return nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride, padding=1, bias=False)
+
+
+class BasicBlock(nn.Module):
+    """Two 3x3 convs with a residual connection (projected when the shape changes)."""
+
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1) -> None:
+        super().__init__()
+        self.conv1 = _conv3x3(in_channels, out_channels, stride)
+        self.bn1 = nn.BatchNorm2d(out_channels)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = _conv3x3(out_channels, out_channels)
+        self.bn2 = nn.BatchNorm2d(out_channels)
+        self.downsample: nn.Module | None = None
+        if stride != 1 or in_channels != out_channels:
+            self.downsample = nn.Sequential(
+                nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride, bias=False),
+                nn.BatchNorm2d(out_channels),
+            )
+
+    def forward(self, x: Tensor) -> Tensor:
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return self.relu(out + identity)
+
+
+class ResNetish(Encoder):
+    """Module tree (``conv1``, ``bn1``, ``layer1..4``) identical to the reference's."""
+
+    def __init__(self, layers: list[int]) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 64, kernel_size=7, stride=1, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        widths = (64, 128, 256, 512)
+        in_channels = 64
+        for index, (width, n_blocks) in enumerate(zip(widths, layers)):
+            stride = 1 if index == 0 else 2
+            blocks = [BasicBlock(in_channels, width, stride)]
+            blocks += [BasicBlock(width, width) for _ in range(1, n_blocks)]
+            self.add_module(f"layer{index + 1}", nn.Sequential(*blocks))
+            in_channels = width
+        self.embedding_size = 512 * 4  # 64 mel bins / 16 (stem pool + 3 strided stages) x 512
+
+    def time_features(self, log_mel: Tensor) -> Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(log_mel))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return flatten_channels_per_time_step(x)

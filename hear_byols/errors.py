@@ -1,0 +1,46 @@
+"""One exception hierarchy for the package.
+
+Every error a user can trigger derives from ``HearByolsError`` so callers can catch the
+package's failures in one place; each also derives from the matching builtin
+(``ValueError``, ``TypeError``...) so generic handlers keep working.
+"""
+
+
+class HearByolsError(Exception):
+    """Base class of every error raised on purpose by hear_byols."""
+
+
+class InvalidAudioError(HearByolsError, ValueError):
+    """The audio passed to an embedding function has the wrong shape, values or length."""
+
+
+class AudioTypeError(InvalidAudioError, TypeError):
+    """The audio is not a tensor/array, or has a dtype we refuse to cast silently."""
+
+
+class InvalidOptionError(HearByolsError, ValueError):
+    """An option (variant name, normalisation, frame/hop size...) is not valid."""
+
+
+class InvalidModelError(HearByolsError, TypeError):
+    """The model passed to an embedding function was not built by hear_byols.load_model."""
+
+
+class CheckpointError(HearByolsError):
+    """A checkpoint file cannot be used: missing, corrupt, truncated or not a state dict."""
+
+
+class WrongVariantError(CheckpointError):
+    """The checkpoint holds the weights of another variant than the one being loaded."""
+
+
+class ChecksumError(CheckpointError):
+    """A weight file's size or hash differs from the registry's published value."""
+
+
+class WeightsUnavailableError(HearByolsError, FileNotFoundError):
+    """No weights can be found for a variant (none published, or offline and not cached)."""
+
+
+class DownloadError(HearByolsError, OSError):
+    """Downloading an official weight file failed (HTTP error, network error, partial file)."""

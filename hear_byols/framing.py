@@ -1,0 +1,94 @@
+"""The timestamp path's framing: centred 1 s frames every 50 ms (by default), as in serab-byols.
+
+The audio is zero-padded by half a frame at both ends; frame k starts at ``round(k * step)``
+of the padded signal and is kept while it ends inside it, so there are
+``1 + floor(n_samples / step)`` frames for an integral step, centred at ``k * hop_size`` ms.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from hear_byols.errors import InvalidOptionError
+
+
+@dataclass(frozen=True)
+class FrameGrid:
+    """Where the frames of one clip length start in the padded signal, and their timestamps."""
+
+    frame_size: int
+    step: float
+    starts: tuple[int, ...]
+    sample_rate: int
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.starts)
+
+    @property
+    def pad_left(self) -> int:
+        return self.frame_size // 2
+
+    @property
+    def pad_right(self) -> int:
+        return self.frame_size - self.frame_size // 2
+
+    @property
+    def integral_step(self) -> int | None:
+        """The step in samples when it is a whole number (all starts then equally spaced)."""
+        return int(self.step) if float(self.step).is_integer() else None
+
+    def timestamps_ms(self) -> Tensor:
+        """Frame centres in milliseconds, float32 ``(n_frames,)``."""
+        return torch.tensor(
+            [k * self.step / self.sample_rate * 1000.0 for k in range(self.n_frames)], dtype=torch.float32
+        )
+
+
+def frame_grid(n_samples: int, sample_rate: int, frame_duration_ms: float, hop_size_ms: float) -> FrameGrid:
+    """Frames for a clip of ``n_samples``; refuses frame sizes that are not whole samples."""
+    if not (math.isfinite(frame_duration_ms) and frame_duration_ms > 0):
+        raise InvalidOptionError(f"frame_duration={frame_duration_ms!r} ms must be a positive number")
+    if not (math.isfinite(hop_size_ms) and hop_size_ms > 0):
+        raise InvalidOptionError(f"hop_size={hop_size_ms!r} ms must be a positive number")
+    frame_size_exact = frame_duration_ms / 1000.0 * sample_rate
+    frame_size = round(frame_size_exact)
+    if abs(frame_size - frame_size_exact) > 1e-6:
+        raise InvalidOptionError(
+            f"frame_duration={frame_duration_ms} ms is {frame_size_exact} samples at {sample_rate} Hz; "
+            "choose a duration that is a whole number of samples (e.g. 1000 ms)"
+        )
+    step = hop_size_ms / 1000.0 * sample_rate
+    padded = n_samples + frame_size
+    starts = []
+    k = 0
+    while True:
+        start = int(round(k * step))
+        if start + frame_size > padded:
+            break
+        starts.append(start)
+        k += 1
+    return FrameGrid(frame_size, step, tuple(starts), sample_rate)
+
+
+def pad_for_frames(audio: Tensor, grid: FrameGrid) -> Tensor:
+    """Zero-pad ``(b, n)`` audio by half a frame at both ends."""
+    return torch.nn.functional.pad(audio, (grid.pad_left, grid.pad_right))
+
+
+def frames_view(padded: Tensor, grid: FrameGrid, first: int, count: int) -> Tensor:
+    """Frames ``first .. first+count-1`` of ``(b, n_padded)`` audio as ``(b, count, frame_size)``.
+
+    A strided view (no copy) when the step is integral, a gather otherwise.
+    """
+    step = grid.integral_step
+    if step is not None:
+        start = grid.starts[first]
+        span = padded[:, start : start + (count - 1) * step + grid.frame_size]
+        return span.unfold(-1, grid.frame_size, step)
+    index = torch.tensor(grid.starts[first : first + count], device=padded.device)
+    index = index[:, None] + torch.arange(grid.frame_size, device=padded.device)
+    return padded[:, index]

@@ -1,0 +1,57 @@
+"""The model object the HEAR API hands out: frontend + encoder + normalisation policy.
+
+The encoder's state dict is exactly the original's (``model.encoder.state_dict()`` equals
+the manifests); the frontend holds only derived, non-persistent buffers.
+"""
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from hear_byols.encoders import Encoder
+from hear_byols.errors import InvalidModelError
+from hear_byols.frontend import LogMelFrontend
+from hear_byols.normalization import Normalization
+from hear_byols.variants import VariantSpec
+
+
+class ByolsModel(nn.Module):
+    """A loaded BYOL-S/BYOL-A variant with the attributes HEAR requires."""
+
+    def __init__(
+        self, spec: VariantSpec, encoder: Encoder, normalization: Normalization, weights: str | None = None
+    ) -> None:
+        super().__init__()
+        self.spec = spec
+        self.variant = spec.name
+        self.frontend = LogMelFrontend(spec.frontend)
+        self.encoder = encoder
+        self.normalization = normalization
+        self.weights = weights
+        self.timestamp_mode = "exact"
+        self.sample_rate = spec.frontend.sample_rate
+        self.scene_embedding_size = encoder.embedding_size
+        self.timestamp_embedding_size = encoder.embedding_size
+        self.eval()
+
+    @property
+    def min_samples(self) -> int:
+        """Shortest input (samples) both the STFT and the encoder's pooling stages accept."""
+        front = self.spec.frontend
+        return max(front.min_samples, (self.encoder.min_frames - 1) * front.hop_length)
+
+    def forward(self, log_mel: Tensor) -> Tensor:
+        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, embedding_size)``."""
+        return self.encoder(log_mel.unsqueeze(1))
+
+    def extra_repr(self) -> str:
+        return f"variant={self.variant!r}, normalization={self.normalization.as_option()!r}, weights={self.weights!r}"
+
+
+def require_byols_model(model: object) -> ByolsModel:
+    """The API functions only work with models from ``load_model``: say so plainly."""
+    if not isinstance(model, ByolsModel):
+        raise InvalidModelError(
+            f"model is a {type(model).__module__}.{type(model).__name__}, not a hear_byols model: "
+            "create it with hear_byols.<variant>.load_model() (e.g. hear_byols.cvt.load_model(path))"
+        )
+    return model
