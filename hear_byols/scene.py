@@ -14,8 +14,9 @@ from hear_byols.audio_input import as_clip_groups, check_min_samples
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats, clip_mean_std, scene_stats
 
-#: STFT columns encoded per forward pass (about 40 clips of 10 s): bounds activation memory.
-COLUMNS_PER_FORWARD = 40_000
+#: STFT columns encoded per forward pass (about two 10 s clips): on CPU, chunks that keep the
+#: activations in cache beat one big batch (measured in benchmarks/RESULTS.md); bounds memory.
+COLUMNS_PER_FORWARD = 2048
 
 
 def scene_embeddings(model: ByolsModel, audio: Any) -> Tensor:

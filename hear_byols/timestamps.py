@@ -19,8 +19,9 @@ from hear_byols.framing import FrameGrid, frame_grid, pad_for_frames
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import FIXED, Moments, apply_stats, timestamp_stats
 
-#: Frames encoded per forward pass: ~0.5 GB of activations for the widest encoder.
-FRAMES_PER_FORWARD = 64
+#: Frames (over all clips) per forward pass: small chunks keep activations in cache (fastest on CPU)
+#: and bound memory (~30 MB of activations for AudioNTT).
+FRAMES_PER_FORWARD = 16
 
 FRAME_METHODS = ("auto", "shared_stft", "materialized")
 
@@ -42,7 +43,8 @@ def timestamp_embeddings(
     model.to(device)
     with torch.inference_mode():
         frames = frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid, frame_method)
-        chunks = frame_chunks(grid.n_frames, frames_per_forward)
+        # a chunk holds `count` frames of every clip: keep the total per forward pass bounded
+        chunks = frame_chunks(grid.n_frames, max(1, frames_per_forward // n_clips))
         means, stds = exact_timestamp_stats(model, batch, grid, frames, chunks)
         out = torch.empty(n_clips, grid.n_frames, model.timestamp_embedding_size, device=device)
         for first, count in chunks:

@@ -3,6 +3,7 @@
 The download code is exercised unchanged; only the WeightFile it is given points at this
 server, with hashes computed from a small generated payload.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,14 +15,19 @@ from collections import Counter
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
 from hear_byols.weights import registry
 from hear_byols.weights.registry import WeightFile, parse_registry
 
-WEIGHTS_ENV_VARS = ("HEAR_BYOLS_WEIGHTS_DIR", "HEAR_BYOLS_CACHE_DIR", "HEAR_BYOLS_MIRROR", "HEAR_BYOLS_OFFLINE")
+WEIGHTS_ENV_VARS = (
+    "HEAR_BYOLS_WEIGHTS_DIR",
+    "HEAR_BYOLS_CACHE_DIR",
+    "HEAR_BYOLS_MIRROR",
+    "HEAR_BYOLS_OFFLINE",
+)
 _SEND_CHUNK = 16 * 1024
 
 
@@ -81,8 +87,8 @@ class WeightsServer:
         return Handler
 
     @contextlib.contextmanager
-    def running(self) -> Iterator["WeightsServer"]:
-        thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+    def running(self) -> Iterator[WeightsServer]:
+        thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
         thread.start()
         try:
             yield self
@@ -128,7 +134,9 @@ def isolate_weights_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path
     return cache
 
 
-def use_registry(monkeypatch: pytest.MonkeyPatch, files: list[WeightFile], note_variants: tuple[str, ...] = ()) -> None:
+def use_registry(
+    monkeypatch: pytest.MonkeyPatch, files: list[WeightFile], note_variants: tuple[str, ...] = ()
+) -> None:
     """Replace the packaged registry with one holding ``files`` (validated like the real one)."""
     raw: dict[str, dict] = {name: {"files": [], "note": "none published"} for name in note_variants}
     for wf in files:

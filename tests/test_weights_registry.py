@@ -1,4 +1,5 @@
 """The packaged registry of official weights holds the published values, and is validated."""
+
 from __future__ import annotations
 
 import copy
@@ -37,7 +38,10 @@ def test_default_is_the_file_hear_2021_scored() -> None:
     assert wf.sha256 == "902dfff8ed4ed1546275b14eb2114901cbfc2c9efe737ce97c7aeb582b6057a4"
     assert wf.size == 21_297_232
     assert wf.git_blob_sha1 == "04fb26805f52db1af541b2186d1fc1a9ce86e4c7"
-    assert wf.urls == (SERAB + wf.filename, "https://zenodo.org/record/6332525/files/hear2021-serab_byols.pth")
+    assert wf.urls == (
+        SERAB + wf.filename,
+        "https://zenodo.org/record/6332525/files/hear2021-serab_byols.pth",
+    )
     assert (wf.licence, wf.redistributable) == ("CC-BY-4.0", True)
 
 
@@ -82,7 +86,9 @@ def test_find_weight_file_by_name() -> None:
 
 
 def test_unknown_variant_lists_known_ones() -> None:
-    with pytest.raises(InvalidOptionError, match=r"unknown variant 'bogus'.*default, resnetish34, clstm, cvt, byola"):
+    with pytest.raises(
+        InvalidOptionError, match=r"unknown variant 'bogus'.*default, resnetish34, clstm, cvt, byola"
+    ):
         registry_entries("bogus")
 
 
@@ -114,7 +120,9 @@ _GOOD_FILE = {
 )
 def test_invalid_registry_entries_are_named(change: dict, message: str) -> None:
     entry = {**_GOOD_FILE, **change}
-    with pytest.raises(CheckpointError, match=r"invalid weights registry test: variants\.v\.files\[0\].*" + message):
+    with pytest.raises(
+        CheckpointError, match=r"invalid weights registry test: variants\.v\.files\[0\].*" + message
+    ):
         parse_registry({"variants": {"v": {"files": [entry]}}}, "test")
 
 
@@ -138,7 +146,10 @@ def test_verify_file_reports_size_then_hash(tmp_path: Path) -> None:
     path = tmp_path / "w.pth"
     path.write_bytes(body[:400])
     wf = weight_file_for(body, ["http://127.0.0.1:9/w.pth"], filename="w.pth")
-    with pytest.raises(ChecksumError, match=r"w\.pth.*expected 1000 bytes, found 400 bytes \(truncated\).*hear-byols download default"):
+    with pytest.raises(
+        ChecksumError,
+        match=r"w\.pth.*expected 1000 bytes, found 400 bytes \(truncated\).*hear-byols download default",
+    ):
         verify_file(path, wf)
     path.write_bytes(b"y" * 1000)
     verify_file(path, wf, full_hash=False)  # right size: the cheap check passes
@@ -150,7 +161,9 @@ def test_without_a_published_size_the_cheap_check_still_hashes(tmp_path: Path) -
     body = b"x" * 1000
     path = tmp_path / "w.pth"
     path.write_bytes(body[:400])
-    wf = weight_file_for(body, ["http://127.0.0.1:9/w.pth"], filename="w.pth", with_size=False, with_sha256=False)
+    wf = weight_file_for(
+        body, ["http://127.0.0.1:9/w.pth"], filename="w.pth", with_size=False, with_sha256=False
+    )
     with pytest.raises(ChecksumError, match=rf"git blob sha1: expected {wf.git_blob_sha1}"):
         verify_file(path, wf, full_hash=False)
     path.write_bytes(body)

@@ -4,8 +4,14 @@
 Environment: ``HEAR_BYOLS_WEIGHTS_DIR`` (searched first), ``HEAR_BYOLS_CACHE_DIR``
 (downloads), ``HEAR_BYOLS_MIRROR`` (base URL tried first), ``HEAR_BYOLS_OFFLINE`` (never download).
 """
+
 from hear_byols.weights.download import download_urls, download_weight_file
-from hear_byols.weights.hashing import find_mismatch, git_blob_sha1_of, sha256_of, verify_file
+from hear_byols.weights.hashing import (
+    find_mismatch,
+    git_blob_sha1_of,
+    sha256_of,
+    verify_file,
+)
 from hear_byols.weights.locations import (
     cache_dir,
     candidate_paths,

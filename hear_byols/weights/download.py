@@ -5,6 +5,7 @@ Content-Length and the registry's size and hash, and only then renamed into plac
 rename on one file system). A file lock makes parallel processes download once: the others
 wait, then find the verified file.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -14,14 +15,22 @@ import sys
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
 from hear_byols.errors import ChecksumError, DownloadError, WeightsUnavailableError
-from hear_byols.weights.env import CACHE_DIR_ENV, MIRROR_ENV, OFFLINE_ENV, WEIGHTS_DIR_ENV, env_value, offline_mode
+from hear_byols.weights.env import (
+    CACHE_DIR_ENV,
+    MIRROR_ENV,
+    OFFLINE_ENV,
+    WEIGHTS_DIR_ENV,
+    env_value,
+    offline_mode,
+)
 from hear_byols.weights.hashing import find_mismatch
 from hear_byols.weights.registry import WeightFile
 
@@ -80,7 +89,6 @@ def _download_from_first_working(wf: WeightFile, final: Path, urls: list[str], p
     raise error_type(message) from failures[-1]
 
 
-
 def _fetch(url: str, final: Path, wf: WeightFile, progress: bool | None) -> None:
     """Download ``url`` to a ``.part`` file, verify it, rename it to ``final``; never leave the part."""
     out = tempfile.NamedTemporaryFile(dir=final.parent, prefix=final.name + ".", suffix=".part", delete=False)
@@ -90,7 +98,9 @@ def _fetch(url: str, final: Path, wf: WeightFile, progress: bool | None) -> None
             _stream(url, out, wf.filename, wf.size, progress)
         mismatch = find_mismatch(part, wf)
         if mismatch is not None:
-            raise ChecksumError(f"{url}: served a file that is not the official {wf.filename} ({mismatch}); discarded")
+            raise ChecksumError(
+                f"{url}: served a file that is not the official {wf.filename} ({mismatch}); discarded"
+            )
         part.chmod(0o644)  # temporary files are created private; a cache file is an ordinary download
         os.replace(part, final)
     finally:
@@ -113,12 +123,13 @@ def _stream(url: str, out: IO[bytes], filename: str, size: int | None, progress:
         exc.close()
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
-        raise DownloadError(f"{url}: cannot connect ({exc.reason})") from None
+        raise DownloadError(f"{url}: cannot fetch ({exc.reason})") from None
     except (OSError, http.client.HTTPException) as exc:
         raise DownloadError(f"{url}: transfer failed ({type(exc).__name__}: {exc})") from None
     if announced is not None and received != announced:
         raise DownloadError(
-            f"{url}: transfer cut short: received {received} of the {announced} bytes announced (Content-Length)"
+            f"{url}: transfer cut short: received {received} of the {announced} bytes "
+            "announced by Content-Length"
         )
 
 
@@ -130,7 +141,13 @@ def _content_length(response: http.client.HTTPResponse) -> int | None:
 def _progress_bar(filename: str, total: int | None, progress: bool | None) -> tqdm:
     show = progress if progress is not None else bool(sys.stderr) and sys.stderr.isatty()
     return tqdm(
-        total=total, desc=filename, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr, disable=not show
+        total=total,
+        desc=filename,
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1024,
+        file=sys.stderr,
+        disable=not show,
     )
 
 
@@ -157,7 +174,8 @@ def _make_dir(directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DownloadError(
-            f"cannot create the download directory {directory} ({exc}); set {CACHE_DIR_ENV} to a writable directory"
+            f"cannot create the download directory {directory} ({exc}); "
+            f"set {CACHE_DIR_ENV} to a writable directory"
         ) from None
 
 
@@ -165,6 +183,7 @@ def _offline_message(wf: WeightFile, final: Path, urls: list[str]) -> str:
     sources = " or ".join(urls)
     return (
         f"{wf.filename} (weights of hear_byols.{wf.variant}) is not available locally and downloads are off "
-        f"({OFFLINE_ENV}={env_value(OFFLINE_ENV)}). Download it from {sources} on a machine with network access "
-        f"and put it at {final} (or in the directory named by {WEIGHTS_DIR_ENV}), or unset {OFFLINE_ENV}"
+        f"({OFFLINE_ENV}={env_value(OFFLINE_ENV)}). Download it from {sources} on a machine with network "
+        f"access and put it at {final} (or in the directory named by {WEIGHTS_DIR_ENV}), "
+        f"or unset {OFFLINE_ENV}"
     )

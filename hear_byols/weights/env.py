@@ -2,6 +2,7 @@
 
 Kept apart so the download and the resolution code read them the same way.
 """
+
 from __future__ import annotations
 
 import os

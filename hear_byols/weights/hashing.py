@@ -3,12 +3,13 @@
 Some files only have a published git blob id (the SHA-1 git computes over
 ``b"blob <size>\\0" + content``), so that is the fallback when no sha256 is known.
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from hear_byols.errors import ChecksumError
 from hear_byols.weights.registry import WeightFile

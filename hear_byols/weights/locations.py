@@ -5,12 +5,17 @@ Order: an explicit path; the ``$HEAR_BYOLS_WEIGHTS_DIR`` override; the package's
 offline). Files found locally get the cheap size check only (hashing hundreds of MB at every
 load would be slow); downloads are fully hashed before they are renamed into place.
 """
+
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from hear_byols.errors import CheckpointError, InvalidOptionError, WeightsUnavailableError
+from hear_byols.errors import (
+    CheckpointError,
+    InvalidOptionError,
+    WeightsUnavailableError,
+)
 from hear_byols.resources import package_data_dir
 from hear_byols.weights.download import download_weight_file
 from hear_byols.weights.env import CACHE_DIR_ENV, WEIGHTS_DIR_ENV, env_path
@@ -83,7 +88,9 @@ def _resolve_explicit(
     if official:
         return resolve_weight_file(official[0], download=download, progress=progress)
     if path.is_dir():
-        raise CheckpointError(f"{path} is a directory; pass the checkpoint file itself to load_model(model_file_path=...)")
+        raise CheckpointError(
+            f"{path} is a directory; pass the checkpoint file itself to load_model(model_file_path=...)"
+        )
     relative = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
     raise WeightsUnavailableError(
         f"checkpoint file not found: {path}{relative}; check the path passed to "
@@ -104,7 +111,9 @@ def _registry_file(variant: str, filename: str | None) -> WeightFile:
         if wf.filename == filename:
             return wf
     official = ", ".join(wf.filename for wf in files) or "none"
-    raise InvalidOptionError(f"{filename!r} is not an official weight file of {variant}; official files: {official}")
+    raise InvalidOptionError(
+        f"{filename!r} is not an official weight file of {variant}; official files: {official}"
+    )
 
 
 def _candidates(filename: str) -> list[tuple[str, Path]]:

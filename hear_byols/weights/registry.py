@@ -4,6 +4,7 @@ The YAML is the single place where file names, URLs, sizes and hashes are writte
 validated once on first use so a typo in a hash fails loudly instead of rejecting every
 download as corrupt.
 """
+
 from __future__ import annotations
 
 import functools
@@ -94,9 +95,7 @@ def parse_registry(raw: Any, source: str) -> dict[str, _VariantEntry]:
     """Validate the loaded YAML of a registry; ``source`` names it in error messages."""
     variants = _require(raw, dict, source, "top level").get("variants")
     variants = _require(variants, dict, source, "variants")
-    registry = {
-        str(name): _parse_variant(str(name), entry, source) for name, entry in variants.items()
-    }
+    registry = {str(name): _parse_variant(str(name), entry, source) for name, entry in variants.items()}
     seen: set[str] = set()
     for entry in registry.values():
         for wf in entry.files:
@@ -124,7 +123,11 @@ def _parse_file(variant: str, raw: Any, source: str, where: str) -> WeightFile:
     unknown = set(raw) - _FILE_KEYS
     missing = _FILE_KEYS - set(raw)
     if unknown or missing:
-        raise _invalid(source, where, f"keys must be {sorted(_FILE_KEYS)}; missing {sorted(missing)}, unknown {sorted(unknown)}")
+        raise _invalid(
+            source,
+            where,
+            f"keys must be {sorted(_FILE_KEYS)}; missing {sorted(missing)}, unknown {sorted(unknown)}",
+        )
     filename = _require(raw["filename"], str, source, f"{where}.filename")
     if not filename or "/" in filename or "\\" in filename:
         raise _invalid(source, f"{where}.filename", f"expected a bare file name, found {filename!r}")
