@@ -76,10 +76,9 @@ def spawn(args: list[str]) -> dict:
 
 
 def write_checkpoints(directory: Path) -> dict[str, str]:
-    sys.path.insert(0, str(REPO / "tests"))
-    from weight_rule import write_checkpoint
+    from hear_byols.testing import write_deterministic_checkpoint
 
-    return {v: str(write_checkpoint(v, directory / f"{v}.pth")) for v in VARIANTS}
+    return {v: str(write_deterministic_checkpoint(v, directory / f"{v}.pth")) for v in VARIANTS}
 
 
 def machine() -> str:

@@ -32,6 +32,18 @@ def test_weights_round_trip_bit_exactly(variant, checkpoint_path):
         assert torch.equal(model.encoder.state_dict()[key], value), key
 
 
+@pytest.mark.parametrize("variant", BYOLS_VARIANTS)
+def test_package_weight_rule_equals_the_fixture_rule(variant):
+    """hear_byols.testing (used by the CLI tests and the offline demo) builds its state dict from
+    the config's encoder: it must equal the manifest-driven rule entry for entry, bit for bit."""
+    from hear_byols.testing import deterministic_state_dict as package_rule
+
+    ours, fixture = package_rule(variant), deterministic_state_dict(variant)
+    assert list(ours) == list(fixture)
+    for key in fixture:
+        assert torch.equal(ours[key], fixture[key]), key
+
+
 def test_model_state_dict_adds_no_frontend_entries(checkpoint_path):
     model = model_from_checkpoint("cvt", checkpoint_path("cvt"))
     assert all(key.startswith("encoder.") for key in model.state_dict())

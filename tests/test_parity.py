@@ -1,7 +1,13 @@
 """Numerical parity with the original serab-byols outputs (golden fixtures).
 
 Tolerances: embeddings max|ours - golden| <= 1e-5 * max|golden| (the issue's contract);
-log-mels 1e-4 absolute; normalisation stats 1e-6 relative.
+log-mels 1e-4 absolute; normalisation stats 1e-6 relative. One measured exception: clstm
+timestamps, whose golden itself is 2.7e-5 away from the exact (float64) result of the same
+encoder on the golden's own inputs (proved by ``test_clstm_golden_timestamps_carry_more_than_1e5_rounding``):
+the reference timestamp normalisation scales inputs to |x| ~ 250 and the BiLSTM amplifies
+float32 rounding, so which CPU kernels run decides the last digits (7.7e-6 on one x86 CPU,
+2.8e-5 on an AMD EPYC). For it the bound is 5e-5, still 20x below the float32-vs-float64 spread
+of the whole path (8.8e-4).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ from hear_byols.scene import scene_embeddings
 from hear_byols.timestamps import timestamp_embeddings
 
 EMBEDDING_RTOL = 1e-5
+TIMESTAMP_RTOL = {"clstm": 5e-5}
 LOG_MEL_ATOL = 1e-4
 
 
@@ -50,14 +57,27 @@ def test_timestamp_embeddings_match_golden(variant_model, audio_inputs, frame_me
     variant, model = variant_model
     expected = golden(variant)
     embeddings, timestamps = timestamp_embeddings(model, torch.from_numpy(audio_inputs), frame_method=frame_method)
-    assert_close_relative(embeddings, expected["timestamp_embeddings"])
+    assert_close_relative(embeddings, expected["timestamp_embeddings"], TIMESTAMP_RTOL.get(variant, EMBEDDING_RTOL))
     np.testing.assert_array_equal(timestamps.numpy(), expected["timestamps"])
 
 
 def test_timestamp_embeddings_clip_alone_match_golden(variant_model, audio_inputs):
     variant, model = variant_model
     embeddings, _ = timestamp_embeddings(model, torch.from_numpy(audio_inputs[:1]))
-    assert_close_relative(embeddings, golden(variant)["timestamp_embeddings_clip0_alone"])
+    expected = golden(variant)["timestamp_embeddings_clip0_alone"]
+    assert_close_relative(embeddings, expected, TIMESTAMP_RTOL.get(variant, EMBEDDING_RTOL))
+
+
+def test_clstm_golden_timestamps_carry_more_than_1e5_rounding(checkpoint_path):
+    """Why clstm timestamps get a wider bound: evaluate the clstm encoder in float64 on the
+    golden's own normalised frames; the float32 golden differs from that by more than 1e-5."""
+    model = model_from_checkpoint("clstm", checkpoint_path("clstm")).double()
+    frames = torch.from_numpy(golden("frontend")["timestamp_lms_normalized"]).double().unsqueeze(1)
+    expected = golden("clstm")["timestamp_embeddings"].reshape(len(frames), -1)
+    with torch.inference_mode():
+        exact = model.encoder(frames).numpy()
+    golden_error = np.abs(expected - exact).max() / np.abs(exact).max()
+    assert 1e-5 < golden_error < TIMESTAMP_RTOL["clstm"]
 
 
 def test_scene_log_mel_matches_torchaudio(frontend, audio_inputs):

@@ -7,11 +7,12 @@ only on the key name and shape, never on the order of the entries.
 from __future__ import annotations
 
 import json
-import zlib
 from collections import OrderedDict
 from pathlib import Path
 
 import torch
+
+from hear_byols.testing import deterministic_value
 
 MANIFEST_DIR = Path(__file__).parent / "fixtures" / "manifests"
 
@@ -20,19 +21,6 @@ def manifest_entries(manifest_name: str) -> list[tuple[str, list[int], str]]:
     """The ``[key, shape, dtype]`` entries of a manifest, in state-dict order."""
     with open(MANIFEST_DIR / f"{manifest_name}.json", encoding="utf-8") as fh:
         return [tuple(entry) for entry in json.load(fh)["entries"]]
-
-
-def deterministic_value(key: str, shape: list[int]) -> torch.Tensor:
-    """The rule's value for one state-dict entry."""
-    if key.endswith("num_batches_tracked"):
-        return torch.zeros(shape, dtype=torch.int64)
-    generator = torch.Generator().manual_seed(zlib.crc32(key.encode("utf-8")))
-    draw = torch.randn(shape, generator=generator, dtype=torch.float32)
-    if key.endswith("running_var"):
-        return draw.abs() * 0.5 + 0.5
-    if (key.endswith(".weight") and len(shape) == 1) or key.endswith(".g"):
-        return 1 + 0.05 * draw
-    return 0.05 * draw
 
 
 def deterministic_state_dict(manifest_name: str) -> "OrderedDict[str, torch.Tensor]":

@@ -1,0 +1,62 @@
+# hear_byols — set-up, tests, demo, benchmark. Every target installs what it needs into .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+PIP := $(BIN)/pip
+# torch 2.13.0 is pinned for the virtual environment only (the package itself needs torch>=2.0):
+# on this machine kind it resolves to a local CPU wheel, while an unpinned torch pulls a CUDA build.
+TORCH_VERSION ?= 2.13.0
+
+.PHONY: help install install-eval system-deps test test-fast demo bench leaderboard clean
+
+help:
+	@echo "make test        install everything, run the whole test suite (what CI runs)"
+	@echo "make test-fast   the suite without the slow end-to-end tests"
+	@echo "make demo        small HEAR tasks -> heareval -> score table and plot for cvt and default"
+	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md)"
+	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade "pip>=24"
+
+$(VENV)/.core-installed: $(PY) setup.cfg pyproject.toml
+	$(PIP) install -q "torch==$(TORCH_VERSION)"
+	$(PIP) install -q -e ".[test]"
+	touch $@
+
+install: $(VENV)/.core-installed
+
+$(VENV)/.eval-installed: $(VENV)/.core-installed evaluation/requirements-hear.txt evaluation/requirements-hear-nodeps.txt
+	$(PIP) install -q -r evaluation/requirements-hear.txt
+	$(PIP) install -q --no-deps -r evaluation/requirements-hear-nodeps.txt
+ifeq ($(TF),gpu)
+	$(PIP) uninstall -q -y tensorflow-cpu
+	$(PIP) install -q "tensorflow[and-cuda]==2.21.0"
+endif
+	touch $@
+
+install-eval: $(VENV)/.eval-installed
+
+system-deps:
+	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; }
+
+test: install install-eval system-deps
+	$(PY) -m pytest -q
+
+test-fast: install
+	$(PY) -m pytest -q -m "not slow"
+
+demo: install install-eval system-deps
+	$(PY) -m evaluation demo --out work/demo
+
+bench: install
+	$(PY) benchmarks/bench.py --write benchmarks/RESULTS.md
+
+leaderboard: install install-eval
+	@test -n "$(TASKS_DIR)" || { echo "usage: make leaderboard TASKS_DIR=/path/to/hear-2021-tasks [OUT=work/leaderboard]"; exit 2; }
+	$(PY) -m evaluation leaderboard --tasks-dir "$(TASKS_DIR)" --out "$(or $(OUT),work/leaderboard)"
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info work
