@@ -1,7 +1,9 @@
 """AudioNTT2020 encoder (BYOL-A / BYOL-S): three conv blocks, an MLP per time step, mean+max."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from hear_byols.encoders.base import Encoder, flatten_channels_per_time_step
 
@@ -33,4 +35,33 @@ class AudioNTT2020(Encoder):
         self.embedding_size = d
 
     def time_features(self, log_mel: Tensor) -> Tensor:
-        return self.fc(flatten_channels_per_time_step(self.features(log_mel)))
+        feature_map = self.features(log_mel) if self.training else self._eval_features(log_mel)
+        return self.fc(flatten_channels_per_time_step(feature_map))
+
+    def _eval_features(self, x: Tensor) -> Tensor:
+        """``self.features`` in eval mode, rearranged for CPU speed (same numbers within ~1e-6).
+
+        Each block's BatchNorm is folded into its convolution, the 2x2 max-pool is taken
+        before the ReLU (they commute exactly), on 4x less data, and the pool itself is an
+        element-wise maximum of four strided views: on CPU ``max_pool2d`` (which also
+        computes indices) and the separate BatchNorm/ReLU passes took half the encoder's time.
+        """
+        for conv, batch_norm in zip(self.features[0::4], self.features[1::4]):
+            weight, bias = _fold_batch_norm(conv, batch_norm)
+            x = F.relu_(_max_pool_2x2(F.conv2d(x, weight, bias, padding=conv.padding)))
+        return x
+
+
+def _fold_batch_norm(conv: nn.Conv2d, batch_norm: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
+    """Weights of ``batch_norm(conv(x))`` as one convolution (running statistics)."""
+    scale = batch_norm.weight * torch.rsqrt(batch_norm.running_var + batch_norm.eps)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(batch_norm.running_mean)
+    return conv.weight * scale[:, None, None, None], (bias - batch_norm.running_mean) * scale + batch_norm.bias
+
+
+def _max_pool_2x2(x: Tensor) -> Tensor:
+    """``MaxPool2d(2, stride=2)`` (odd trailing rows/columns dropped), as strided maxima."""
+    height, width = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
+    x = x[..., :height, :width]
+    top = torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2])
+    return torch.maximum(top, torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))
