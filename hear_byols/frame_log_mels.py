@@ -106,10 +106,21 @@ class SharedStftFrames:
         power = (spectrum.real.square() + spectrum.imag.square()).transpose(-1, -2)
         return self.frontend.power_to_log_mel(power)
 
+    @property
+    def edge_width(self) -> int:
+        """Columns at each end of a frame that are the frame's own (the rest are the span's)."""
+        middle = self.frame_columns // 2
+        return int(max((self.edge_columns < middle).sum(), (self.edge_columns >= middle).sum()))
+
+    def span(self, first: int, count: int) -> Tensor:
+        """``(b, n_mels, L)``: the shared log-mel under frames ``first .. first+count-1``; frame
+        ``first + k`` reads its non-edge columns from column ``k * columns_per_step``."""
+        begin = first * self.columns_per_step
+        return self.shared[..., begin : begin + (count - 1) * self.columns_per_step + self.frame_columns]
+
     def chunk(self, first: int, count: int) -> Tensor:
         """``(b, count, n_mels, frame_columns)`` log-mels of frames ``first .. first+count-1``."""
-        begin = first * self.columns_per_step
-        span = self.shared[..., begin : begin + (count - 1) * self.columns_per_step + self.frame_columns]
+        span = self.span(first, count)
         frames = span.unfold(-1, self.frame_columns, self.columns_per_step).permute(0, 2, 1, 3).clone()
         frames[..., self.edge_columns] = self._edge_log_mels(first, count)
         return frames

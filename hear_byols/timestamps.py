@@ -22,6 +22,9 @@ from hear_byols.normalization import FIXED, Moments, apply_stats, timestamp_stat
 #: Frames (over all clips) per forward pass: small chunks keep activations in cache (fastest on CPU)
 #: and bound memory (~30 MB of activations for AudioNTT).
 FRAMES_PER_FORWARD = 16
+#: Frames (over all clips) per pass of encoders that share work between overlapping frames
+#: (AudioNTT): longer runs of frames share more; ~100 MB of activations for AudioNTT.
+SHARED_FRAMES_PER_FORWARD = 256
 
 FRAME_METHODS = ("auto", "shared_stft", "materialized")
 
@@ -43,14 +46,22 @@ def timestamp_embeddings(
     model.to(device)
     with torch.inference_mode():
         frames = frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid, frame_method)
+        share = isinstance(frames, SharedStftFrames) and model.encoder.shares_overlapping_frames
         # a chunk holds `count` frames of every clip: keep the total per forward pass bounded
-        chunks = frame_chunks(grid.n_frames, max(1, frames_per_forward // n_clips))
+        per_forward = SHARED_FRAMES_PER_FORWARD if share else frames_per_forward
+        chunks = frame_chunks(grid.n_frames, max(1, per_forward // n_clips))
         means, stds = exact_timestamp_stats(model, batch, grid, frames, chunks)
         out = torch.empty(n_clips, grid.n_frames, model.timestamp_embedding_size, device=device)
         for first, count in chunks:
             log_mels = apply_stats(frames.chunk(first, count), means, stds)  # (b, count, n_mels, T)
-            embeddings = model(log_mels.flatten(0, 1))
-            out[:, first : first + count] = embeddings.unflatten(0, (n_clips, count))
+            if share:
+                span = apply_stats(frames.span(first, count), means, stds)
+                embeddings = model.encoder.overlapping_frame_embeddings(
+                    span, log_mels, frames.columns_per_step, frames.edge_width
+                )
+            else:
+                embeddings = model(log_mels.flatten(0, 1)).unflatten(0, (n_clips, count))
+            out[:, first : first + count] = embeddings
     timestamps = grid.timestamps_ms().to(device).expand(n_clips, -1)
     return out, timestamps
 

@@ -34,3 +34,44 @@ def test_audio_ntt_training_mode_uses_the_module_tree() -> None:
     features = encoder.time_features(log_mel)
     assert features.requires_grad
     assert features.shape == (2, 2, 512)
+
+
+@pytest.mark.parametrize(
+    ("step", "width", "edge_width", "count"),
+    [(5, 101, 2, 40), (1, 101, 2, 9), (3, 64, 4, 17), (8, 101, 0, 6), (13, 101, 3, 5), (5, 20, 2, 4)],
+)
+def test_audio_ntt_overlapping_frames_equal_frame_by_frame(step: int, width: int, edge_width: int, count: int) -> None:
+    """Sharing the span's work between overlapping frames changes nothing but rounding,
+    for any step, frame width and number of frame-specific edge columns (too-short frames
+    fall back to frame by frame)."""
+    generator = torch.Generator().manual_seed(step * 1000 + width)
+    encoder = AudioNTT2020(n_mels=64, d=256).eval()
+    span = torch.randn(2, 64, (count - 1) * step + width, generator=generator)
+    frames = span.unfold(-1, width, step).permute(0, 2, 1, 3).clone()
+    if edge_width:  # the frames' own edge columns (their STFT reflects at the frame's ends)
+        frames[..., :edge_width] = torch.randn(2, count, 64, edge_width, generator=generator)
+        frames[..., width - edge_width :] = torch.randn(2, count, 64, edge_width, generator=generator)
+    assert encoder.shares_overlapping_frames
+    with torch.inference_mode():
+        expected = encoder(frames.flatten(0, 1).unsqueeze(1)).unflatten(0, (2, count))
+        got = encoder.overlapping_frame_embeddings(span, frames, step, edge_width)
+    assert got.shape == expected.shape
+    assert (got - expected).abs().max() <= 1e-6 * expected.abs().max()
+
+
+@pytest.mark.parametrize(("variant", "hop_ms"), [("default", 10.0), ("default", 100.0), ("byola", 50.0)])
+def test_timestamps_with_shared_frames_equal_materialized(checkpoint_dir, variant: str, hop_ms: float) -> None:
+    """The whole exact timestamp path (shared STFT + shared encoder work) against materialised
+    frames, for hops other than the goldens' 50 ms and for BYOL-A's wider STFT window."""
+    from hear_byols.loading import model_from_checkpoint
+    from hear_byols.testing import write_deterministic_checkpoint
+    from hear_byols.timestamps import timestamp_embeddings
+
+    path = checkpoint_dir / f"eval-paths-{variant}.pth"
+    if not path.exists():
+        write_deterministic_checkpoint(variant, path)
+    model = model_from_checkpoint(variant, path)
+    audio = torch.randn(2, 52800, generator=torch.Generator().manual_seed(3)) * 0.1
+    shared, _ = timestamp_embeddings(model, audio, hop_size=hop_ms, frame_method="shared_stft")
+    materialized, _ = timestamp_embeddings(model, audio, hop_size=hop_ms, frame_method="materialized")
+    assert (shared - materialized).abs().max() <= 1e-5 * materialized.abs().max()

@@ -1,11 +1,12 @@
 """AudioNTT2020 encoder (BYOL-A / BYOL-S): three conv blocks, an MLP per time step, mean+max."""
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from hear_byols.encoders.audio_ntt_overlap import overlapping_frame_embeddings
 from hear_byols.encoders.base import Encoder, flatten_channels_per_time_step
+from hear_byols.encoders.conv_ops import fold_batch_norm, max_pool_2x2
 
 
 def _conv_block(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -38,6 +39,13 @@ class AudioNTT2020(Encoder):
         feature_map = self.features(log_mel) if self.training else self._eval_features(log_mel)
         return self.fc(flatten_channels_per_time_step(feature_map))
 
+    @property
+    def shares_overlapping_frames(self) -> bool:
+        return not self.training
+
+    def overlapping_frame_embeddings(self, span: Tensor, frames: Tensor, step: int, edge_width: int) -> Tensor:
+        return overlapping_frame_embeddings(self, span, frames, step, edge_width)
+
     def _eval_features(self, x: Tensor) -> Tensor:
         """``self.features`` in eval mode, rearranged for CPU speed (same numbers within ~1e-6).
 
@@ -46,22 +54,12 @@ class AudioNTT2020(Encoder):
         element-wise maximum of four strided views: on CPU ``max_pool2d`` (which also
         computes indices) and the separate BatchNorm/ReLU passes took half the encoder's time.
         """
-        for conv, batch_norm in zip(self.features[0::4], self.features[1::4]):
-            weight, bias = _fold_batch_norm(conv, batch_norm)
-            x = F.relu_(_max_pool_2x2(F.conv2d(x, weight, bias, padding=conv.padding)))
+        for conv, batch_norm in self.conv_blocks():
+            weight, bias = fold_batch_norm(conv, batch_norm)
+            x = F.relu_(max_pool_2x2(F.conv2d(x, weight, bias, padding=conv.padding)))
         return x
 
+    def conv_blocks(self) -> list[tuple[nn.Conv2d, nn.BatchNorm2d]]:
+        """``(conv, batch_norm)`` of each block (each followed by ReLU and a 2x2 max-pool)."""
+        return list(zip(self.features[0::4], self.features[1::4]))
 
-def _fold_batch_norm(conv: nn.Conv2d, batch_norm: nn.BatchNorm2d) -> tuple[Tensor, Tensor]:
-    """Weights of ``batch_norm(conv(x))`` as one convolution (running statistics)."""
-    scale = batch_norm.weight * torch.rsqrt(batch_norm.running_var + batch_norm.eps)
-    bias = conv.bias if conv.bias is not None else torch.zeros_like(batch_norm.running_mean)
-    return conv.weight * scale[:, None, None, None], (bias - batch_norm.running_mean) * scale + batch_norm.bias
-
-
-def _max_pool_2x2(x: Tensor) -> Tensor:
-    """``MaxPool2d(2, stride=2)`` (odd trailing rows/columns dropped), as strided maxima."""
-    height, width = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
-    x = x[..., :height, :width]
-    top = torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2])
-    return torch.maximum(top, torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2]))

@@ -28,6 +28,17 @@ class Encoder(nn.Module):
     min_frames: int = 1
     poolable: bool = True
 
+    @property
+    def shares_overlapping_frames(self) -> bool:
+        """Whether ``overlapping_frame_embeddings`` exists (and applies: eval mode only)."""
+        return False
+
+    def overlapping_frame_embeddings(self, span: Tensor, frames: Tensor, step: int, edge_width: int) -> Tensor:
+        """Embeddings ``(b, count, D)`` of frames ``(b, count, n_mels, W)`` read every ``step``
+        columns from ``span`` ``(b, n_mels, L)`` (except ``edge_width`` columns at each end),
+        computing what overlapping frames share only once."""
+        raise NotImplementedError
+
     def time_features(self, log_mel: Tensor) -> Tensor:
         """``(B, 1, n_mels, T) -> (B, T', D)`` features per encoder time step."""
         raise NotImplementedError
