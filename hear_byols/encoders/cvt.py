@@ -10,6 +10,7 @@ from typing import Sequence
 
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from hear_byols.encoders.base import Encoder, flatten_channels_per_time_step
 
@@ -83,18 +84,19 @@ class ConvAttention(nn.Module):
         self.to_out = nn.Sequential(nn.Conv2d(inner_dim, dim, 1), nn.Dropout(0.0))
 
     def _split_heads(self, x: Tensor) -> Tensor:
-        """``(B, h*d, H, W) -> (B*h, H*W, d)`` with channel ``c = head * d + j``."""
+        """``(B, h*d, H, W) -> (B, h, H*W, d)`` with channel ``c = head * d + j`` (contiguous:
+        the fused attention kernel needs it, else it falls back to the full matrix)."""
         batch, channels, height, width = x.shape
-        return x.reshape(batch, self.heads, channels // self.heads, height * width).transpose(2, 3).flatten(0, 1)
+        return x.reshape(batch, self.heads, channels // self.heads, height * width).transpose(2, 3).contiguous()
 
     def forward(self, x: Tensor) -> Tensor:
         batch, _, height, width = x.shape
         q = self._split_heads(self.to_q(x))
         k, v = (self._split_heads(t) for t in self.to_kv(x).chunk(2, dim=1))
-        attention = torch.softmax(torch.bmm(q, k.transpose(1, 2)) * self.scale, dim=-1)
-        out = torch.bmm(attention, v)  # (B*h, H*W, d)
-        out = out.reshape(batch, self.heads, height * width, -1).transpose(2, 3)
-        return self.to_out(out.reshape(batch, -1, height, width))
+        # fused (flash) attention never materialises the queries x keys matrix, which for the
+        # scene embedding of a 10-minute clip would take ~58 GB
+        out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)  # (B, h, H*W, d)
+        return self.to_out(out.transpose(2, 3).reshape(batch, -1, height, width))
 
 
 class Transformer(nn.Module):
