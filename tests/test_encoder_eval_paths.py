@@ -75,3 +75,19 @@ def test_timestamps_with_shared_frames_equal_materialized(checkpoint_dir, varian
     shared, _ = timestamp_embeddings(model, audio, hop_size=hop_ms, frame_method="shared_stft")
     materialized, _ = timestamp_embeddings(model, audio, hop_size=hop_ms, frame_method="materialized")
     assert (shared - materialized).abs().max() <= 1e-5 * materialized.abs().max()
+
+
+@pytest.mark.parametrize("n_columns", [8 * 512, 8 * 512 + 7, 8 * 1100 + 3, 8 * 1537])
+def test_audio_ntt_long_inputs_in_windows_equal_one_pass(monkeypatch: pytest.MonkeyPatch, n_columns: int) -> None:
+    """Long clips are encoded in overlapping windows (bounded memory) with the same steps."""
+    import hear_byols.encoders.audio_ntt as audio_ntt
+
+    torch.manual_seed(2)
+    encoder = AudioNTT2020(n_mels=64, d=128).eval()
+    log_mel = torch.randn(2, 1, 64, n_columns)
+    with torch.inference_mode():
+        windowed = encoder.time_features(log_mel)
+        monkeypatch.setattr(audio_ntt, "STEPS_PER_WINDOW", 10**9)
+        whole = encoder.time_features(log_mel)
+    assert windowed.shape == whole.shape == (2, n_columns // 8, 128)
+    assert (windowed - whole).abs().max() <= 1e-6 * whole.abs().max()

@@ -1,12 +1,19 @@
 """AudioNTT2020 encoder (BYOL-A / BYOL-S): three conv blocks, an MLP per time step, mean+max."""
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
 from hear_byols.encoders.audio_ntt_overlap import overlapping_frame_embeddings
 from hear_byols.encoders.base import Encoder, flatten_channels_per_time_step
 from hear_byols.encoders.conv_ops import fold_batch_norm, max_pool_2x2
+
+
+#: Log-mel columns per pooled time step (three 2x2 max-pools).
+STEP_COLUMNS = 8
+#: Time steps computed per window in eval mode (~1 MB of conv activations per step per clip).
+STEPS_PER_WINDOW = 512
 
 
 def _conv_block(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -36,8 +43,27 @@ class AudioNTT2020(Encoder):
         self.embedding_size = d
 
     def time_features(self, log_mel: Tensor) -> Tensor:
-        feature_map = self.features(log_mel) if self.training else self._eval_features(log_mel)
-        return self.fc(flatten_channels_per_time_step(feature_map))
+        if self.training:
+            return self.fc(flatten_channels_per_time_step(self.features(log_mel)))
+        n_steps = log_mel.shape[-1] // STEP_COLUMNS
+        if n_steps <= STEPS_PER_WINDOW:
+            return self.fc(flatten_channels_per_time_step(self._eval_features(log_mel)))
+        return torch.cat(
+            [self._window_time_features(log_mel, first, min(first + STEPS_PER_WINDOW, n_steps))
+             for first in range(0, n_steps, STEPS_PER_WINDOW)],
+            dim=1,
+        )
+
+    def _window_time_features(self, log_mel: Tensor, first: int, end: int) -> Tensor:
+        """Steps ``first..end-1`` from a window of the log-mel: step ``j`` only sees columns
+        ``[8j - 7, 8j + 14]`` (three 3x3 convs and 2x2 pools), so a window aligned to 8 columns
+        with that much context gives exactly the whole clip's steps, in memory bounded by the
+        window, not the clip (a 10-minute scene embedding would otherwise take ~2.3 GB)."""
+        start = max(0, (first - 1) * STEP_COLUMNS)
+        stop = min(log_mel.shape[-1], end * STEP_COLUMNS + 2 * STEP_COLUMNS)
+        window = self._eval_features(log_mel[..., start:stop])
+        skip = first - start // STEP_COLUMNS
+        return self.fc(flatten_channels_per_time_step(window[..., skip : skip + end - first]))
 
     @property
     def shares_overlapping_frames(self) -> bool:
