@@ -44,3 +44,11 @@ class WeightsUnavailableError(HearByolsError, FileNotFoundError):
 
 class DownloadError(HearByolsError, OSError):
     """Downloading an official weight file failed (HTTP error, network error, partial file)."""
+
+
+class AudioFileError(HearByolsError, ValueError):
+    """An audio file cannot be embedded: empty, not audio, corrupt, no samples, NaN/Inf."""
+
+
+class UsageError(HearByolsError, ValueError):
+    """A command-line argument is wrong (a path that matches nothing, a bad option): exit status 2."""

@@ -1,0 +1,161 @@
+"""The ``hear-byols`` command line: ``embed``, ``info``, ``download``, ``verify`` (docs/CLI.md).
+
+Exit status: 0 success; 1 a file failed (the others were still processed), a download or
+verification failed, or the model could not be loaded; 2 a usage error (bad option, a PATH
+that matches nothing), reported before any work; 130 interrupted (the index is still written).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import torch
+
+from hear_byols.api import TIMESTAMP_HOP_SIZE_MS, TIMESTAMP_MODES
+from hear_byols.audio_files import AUDIO_EXTENSIONS
+from hear_byols.errors import HearByolsError, InvalidOptionError, UsageError
+from hear_byols.normalization import parse_normalization
+from hear_byols.variants import variant_names
+
+USAGE_ERROR = 2
+INTERRUPTED = 130  # the shell's status for Ctrl-C
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the console script exits with it)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
+        return int(exc.code or 0)
+    handler = _log_to_stderr()
+    try:
+        return args.run(args)
+    except (UsageError, InvalidOptionError) as exc:
+        print(f"hear-byols {args.command}: error: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except HearByolsError as exc:
+        print(f"hear-byols {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"hear-byols {args.command}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        logging.getLogger("hear_byols.cli").removeHandler(handler)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hear-byols", description="BYOL-S speech embeddings of audio files, and their weights."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_embed(commands)
+    info = commands.add_parser("info", help="variants, embedding sizes, where weights load from, devices")
+    info.set_defaults(run=_run_info)
+    download = commands.add_parser("download", help="fetch and verify official weights (as load_model does)")
+    download.add_argument("variants", nargs="*", metavar="VARIANT", help=f"one of {', '.join(variant_names())}")
+    download.add_argument("--all", action="store_true", help="every variant with published weights")
+    download.set_defaults(run=_run_download)
+    verify = commands.add_parser("verify", help="re-hash every official weight file found locally")
+    verify.set_defaults(run=_run_verify)
+    return parser
+
+
+def _add_embed(commands: argparse._SubParsersAction) -> None:
+    embed = commands.add_parser(
+        "embed",
+        help="embed audio files into .npy files",
+        description=f"Embed audio files ({', '.join(AUDIO_EXTENSIONS)}): downmixed to mono (mean of the channels) "
+        "and resampled to 16 kHz (soxr), one .npy per file under --out, mirroring the input tree, plus index.json.",
+    )
+    embed.add_argument("paths", nargs="+", metavar="PATH", help="audio files, directories (recursive) or quoted globs")
+    embed.add_argument("--model", required=True, choices=variant_names(), help="the variant")
+    embed.add_argument("--weights", default="", metavar="FILE", help="checkpoint file (default: the official weights)")
+    embed.add_argument("--out", type=Path, default=Path("embeddings"), metavar="DIR", help="output directory (default: embeddings)")
+    embed.add_argument("--timestamps", action="store_true", help="timestamp embeddings (T, D) instead of one (D,) vector")
+    embed.add_argument("--hop", type=_positive_ms, default=TIMESTAMP_HOP_SIZE_MS, metavar="MS",
+                       help=f"timestamp hop in ms (default {TIMESTAMP_HOP_SIZE_MS:g})")
+    embed.add_argument("--timestamp-mode", choices=list(TIMESTAMP_MODES), default="exact",
+                       help="exact (the reference numbers, default) or sliding (faster, approximate)")
+    embed.add_argument("--normalization", type=_normalization, default=None, metavar="reference|per_clip|MEAN,STD",
+                       help="log-mel normalisation (default: the variant's, 'reference' for BYOL-S)")
+    embed.add_argument("--device", type=_device, default=torch.device("cpu"), help="cpu (default), cuda or cuda:N")
+    embed.add_argument("--overwrite", action="store_true", help="recompute files whose outputs exist")
+    embed.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    embed.set_defaults(run=_run_embed)
+
+
+def _run_embed(args: argparse.Namespace) -> int:
+    from hear_byols.cli.embed import EmbedOptions, run_embed
+    from hear_byols.cli.inputs import expand_inputs
+
+    items = expand_inputs(args.paths)
+    options = EmbedOptions(
+        variant=args.model, weights=args.weights, out_dir=args.out, timestamps=args.timestamps, hop_ms=args.hop,
+        timestamp_mode=args.timestamp_mode, normalization=args.normalization, device=args.device,
+        overwrite=args.overwrite, quiet=args.quiet,
+    )
+    return run_embed(items, options)
+
+
+def _run_info(args: argparse.Namespace) -> int:
+    from hear_byols.cli.weights_cmds import run_info
+
+    return run_info()
+
+
+def _run_download(args: argparse.Namespace) -> int:
+    from hear_byols.cli.weights_cmds import run_download
+
+    if bool(args.variants) == args.all:
+        raise UsageError("name the variants to download, or pass --all (not both)")
+    return run_download(args.variants, args.all)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from hear_byols.cli.weights_cmds import run_verify
+
+    return run_verify()
+
+
+def _positive_ms(text: str) -> float:
+    value = float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of milliseconds")
+    return value
+
+
+def _normalization(text: str) -> str | list[float]:
+    """``reference``, ``per_clip`` or ``MEAN,STD``, checked by the same parser as load_model."""
+    value: str | list[str] = text.split(",") if "," in text else text
+    try:
+        return parse_normalization(value).as_option()
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _device(text: str) -> torch.device:
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise argparse.ArgumentTypeError(f"{text!r}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+        if (device.index or 0) >= torch.cuda.device_count():
+            raise argparse.ArgumentTypeError(f"{text!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
+    elif device.type != "cpu":
+        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu, cuda or cuda:N")
+    return device
+
+
+def _log_to_stderr() -> logging.Handler:
+    """Plain ``message`` lines on the current stderr (added per call so tests capture them)."""
+    logger = logging.getLogger("hear_byols.cli")
+    logger.setLevel(logging.INFO)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger.addHandler(handler)
+    return handler

@@ -1,0 +1,115 @@
+"""Reading audio files for the command line: formats, downmix, resampling accuracy, streaming, errors."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from audio_fixture import tone, write_audio, write_bad_files
+from hear_byols import audio_files
+from hear_byols.audio_files import TARGET_RATE, read_audio_16k, resampled_length
+from hear_byols.errors import AudioFileError, HearByolsError
+
+RATES = (8000, 22050, 44100, 48000)
+#: Edge samples left out of the accuracy check (the resampler's filter settles over ~1 ms).
+EDGE = 400
+
+
+def analytic_tone(n_samples: int, channels: int = 1) -> np.ndarray:
+    """The mean of ``tone``'s channels, sampled directly at 16 kHz."""
+    return tone(TARGET_RATE, n_samples / TARGET_RATE, channels).mean(axis=1)
+
+
+@pytest.mark.parametrize("rate", RATES)
+@pytest.mark.parametrize("subtype, tolerance", [("PCM_16", 2e-4), ("PCM_24", 1e-5), ("FLOAT", 1e-5)])
+def test_resampled_tone_matches_the_analytic_16k_tone(tmp_path: Path, rate: int, subtype: str, tolerance: float) -> None:
+    data = tone(rate, 1.3)
+    audio = read_audio_16k(write_audio(tmp_path / "tone.wav", data, rate, subtype))
+    assert audio.samples.dtype == np.float32 and audio.samples.ndim == 1
+    assert len(audio.samples) == resampled_length(len(data), rate) == round(len(data) * 16000 / rate)
+    assert (audio.source_rate, audio.channels) == (rate, 1)
+    expected = analytic_tone(len(audio.samples))
+    assert np.abs(audio.samples - expected)[EDGE:-EDGE].max() < tolerance
+
+
+def test_16k_mono_is_read_sample_for_sample(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000, "PCM_16")
+    assert np.array_equal(read_audio_16k(path).samples, sf.read(path, dtype="float32")[0])
+
+
+def test_stereo_is_downmixed_to_the_mean_of_the_channels(tmp_path: Path) -> None:
+    stereo = tone(16000, 1.0, channels=2)
+    audio = read_audio_16k(write_audio(tmp_path / "s.wav", stereo, 16000, "FLOAT"))
+    assert audio.channels == 2
+    left, right = stereo.astype(np.float32).T
+    assert np.array_equal(audio.samples, np.stack([left, right], 1).mean(axis=1, dtype=np.float32))
+
+
+@pytest.mark.parametrize("rate", [22050, 48000])
+def test_downmix_happens_before_resampling(tmp_path: Path, rate: int) -> None:
+    stereo = tone(rate, 1.0, channels=2).astype(np.float32)
+    mixed = stereo.mean(axis=1, dtype=np.float32)
+    from_stereo = read_audio_16k(write_audio(tmp_path / "s.wav", stereo, rate, "FLOAT")).samples
+    from_mono = read_audio_16k(write_audio(tmp_path / "m.wav", mixed, rate, "FLOAT")).samples
+    assert np.array_equal(from_stereo, from_mono)
+    assert np.abs(from_stereo - analytic_tone(len(from_stereo), channels=2))[EDGE:-EDGE].max() < 1e-5
+
+
+def test_streaming_in_small_blocks_equals_one_shot_resampling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = np.random.default_rng(0).uniform(-0.5, 0.5, (44100 * 2 + 123, 2)).astype(np.float32)
+    path = write_audio(tmp_path / "noise.wav", data, 44100, "FLOAT")
+    monkeypatch.setattr(audio_files, "BLOCK_FRAMES", 1000)
+    streamed = read_audio_16k(path).samples
+    whole = soxr.resample(data.mean(axis=1, dtype=np.float32), 44100, TARGET_RATE, quality=audio_files.RESAMPLE_QUALITY)
+    assert len(streamed) == len(whole)
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, subtype", [("a.flac", "PCM_24"), ("a.ogg", "VORBIS"), ("a.mp3", "MPEG_LAYER_III")])
+def test_compressed_formats(tmp_path: Path, name: str, subtype: str) -> None:
+    if subtype not in sf.available_subtypes(Path(name).suffix[1:].upper()):
+        pytest.skip(f"this libsndfile ({sf.__libsndfile_version__}) cannot write {subtype}")
+    audio = read_audio_16k(write_audio(tmp_path / name, tone(44100, 1.5, channels=2), 44100, subtype))
+    assert (audio.source_rate, audio.channels) == (44100, 2)
+    assert abs(audio.duration_s - 1.5) < 0.1  # lossy codecs pad by a few ms
+    expected = analytic_tone(len(audio.samples), channels=2)
+    if name.endswith(".flac"):
+        assert np.abs(audio.samples - expected)[EDGE:-EDGE].max() < 1e-5
+
+
+def test_silence_is_fine(tmp_path: Path) -> None:
+    audio = read_audio_16k(write_audio(tmp_path / "quiet.wav", np.zeros(8000), 8000, "PCM_16"))
+    assert len(audio.samples) == 16000 and not audio.samples.any()
+
+
+@pytest.mark.parametrize(
+    "kind, message, fix",
+    [
+        ("empty", r"empty file \(0 bytes\)", "re-copy"),
+        ("text", "not a readable audio file.*Format not recognised", "renamed with an audio extension"),
+        ("corrupt", "not a readable audio file", "not truncated"),
+    ],
+)
+def test_unreadable_files_name_the_path_and_the_fix(tmp_path: Path, kind: str, message: str, fix: str) -> None:
+    path = write_bad_files(tmp_path)[kind]
+    with pytest.raises(AudioFileError, match=message) as info:
+        read_audio_16k(path)
+    assert str(info.value).startswith(f"{path}: ") and fix in str(info.value)
+    assert isinstance(info.value, HearByolsError)
+
+
+def test_a_file_without_frames_is_refused(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "none.wav", np.zeros((0, 1)), 16000, "PCM_16")
+    with pytest.raises(AudioFileError, match=r"holds no audio samples \(0 frames"):
+        read_audio_16k(path)
+
+
+def test_nan_in_a_float_file_is_refused(tmp_path: Path) -> None:
+    data = tone(16000, 1.0)
+    data[1234] = np.nan
+    path = write_audio(tmp_path / "nan.wav", data, 16000, "FLOAT")
+    with pytest.raises(AudioFileError, match="NaN or Inf.*frame 1234"):
+        read_audio_16k(path)
