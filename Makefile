@@ -45,7 +45,7 @@ system-deps:
 test: install install-eval system-deps
 	$(PY) -m pytest -q
 
-test-fast: install
+test-fast: install install-eval
 	$(PY) -m pytest -q -m "not slow"
 
 demo: install install-eval system-deps

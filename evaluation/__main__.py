@@ -1,0 +1,97 @@
+"""``python -m evaluation {tasks,run,report,demo,leaderboard}``: the harness's command line."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from evaluation.runner import GRIDS, RunConfig, RunError
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    tasks = commands.add_parser("tasks", help="generate the small offline HEAR tasks (espeak-ng speech)")
+    tasks.add_argument("--out", type=Path, required=True, help="folder to write the task folders into")
+    tasks.add_argument("--seed", type=int, default=0)
+
+    run = commands.add_parser("run", help="hear-validator + heareval embeddings + predictions, resumable")
+    run.add_argument("--modules", nargs="+", required=True, help="e.g. hear_byols.cvt hear_byols.default")
+    run.add_argument("--tasks-dir", type=Path, required=True, help="folder of HEAR task folders")
+    run.add_argument("--out", type=Path, required=True, help="run folder (embeddings, logs, steps.jsonl, report)")
+    run.add_argument("--tasks", nargs="+", help="only these task folder names (default: all in --tasks-dir)")
+    run.add_argument("--weights", nargs="+", default=[], metavar="MODULE=PATH",
+                     help="checkpoint per module (default: the official weights, resolved by load_model)")
+    run.add_argument("--deterministic-weights", action="store_true",
+                     help="untrained deterministic checkpoints (hear_byols.testing) for every module: CI, offline; "
+                     "the report flags the scores as not meaningful; replaces --weights")
+    run.add_argument("--model-options", default="{}", help="JSON dict passed to load_model (as heareval does)")
+    run.add_argument("--grid", choices=GRIDS, default="faster", help="heareval predictions grid")
+    run.add_argument("--grid-points", type=int, help="heareval grid points (default: heareval's 8)")
+    run.add_argument("--validate", action="store_true", help="run hear-validator on each module first")
+
+    report = commands.add_parser("report", help="score tables (CSV, Markdown) and plot of a run folder")
+    report.add_argument("--out", type=Path, required=True, help="the run folder given to `run`")
+
+    demo = commands.add_parser("demo", help="small tasks -> heareval -> report, for cvt and default")
+    demo.add_argument("--out", type=Path, default=Path("work/demo"))
+    demo.add_argument("--grid", choices=GRIDS, default="faster")
+
+    board = commands.add_parser("leaderboard", help="reproduce the HEAR 2021 scores on the real tasks (GPU)")
+    board.add_argument("--tasks-dir", type=Path, required=True, help="folder holding the HEAR 2021 task folders")
+    board.add_argument("--out", type=Path, default=Path("work/leaderboard"))
+    board.add_argument("--modules", nargs="+", help="default: every variant with official weights")
+    board.add_argument("--tolerance", type=float, help="accepted |ours - published| (default 0.02)")
+    board.add_argument("--dry-run", action="store_true", help="print the plan and commands, run nothing")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    # each command imports only what it needs (the report pulls in matplotlib, the tasks espeak-ng)
+    from hear_byols.errors import HearByolsError
+
+    from evaluation.speech import SpeechSynthesisError
+
+    try:
+        if args.command == "tasks":
+            from evaluation.tasks import generate_tasks
+
+            generate_tasks(args.out, args.seed)
+        elif args.command == "run":
+            from evaluation.runner import run
+            from evaluation.weights import OFFICIAL_DEFAULT, deterministic_weights, parse_weights
+
+            custom = parse_weights(args.weights)
+            if args.deterministic_weights:
+                custom = {module: deterministic_weights(module, args.out / "test-weights") for module in args.modules}
+            weights = {module: custom.get(module, OFFICIAL_DEFAULT) for module in args.modules}
+            config = RunConfig(
+                args.tasks_dir, args.out, json.loads(args.model_options), args.grid, args.grid_points, args.validate
+            )
+            run(config, weights, tasks=args.tasks)
+        elif args.command == "report":
+            from evaluation.report import write_report
+
+            report = write_report(args.out)
+            print(report.markdown.read_text() + f"\nplot: {report.plot}")
+        elif args.command == "demo":
+            from evaluation.demo import demo
+
+            demo(args.out, grid=args.grid)
+        else:
+            from evaluation.leaderboard import DEFAULT_TOLERANCE, LEADERBOARD_MODULES, leaderboard
+
+            modules = tuple(args.modules or LEADERBOARD_MODULES)
+            tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+            return leaderboard(args.tasks_dir, args.out, modules, tolerance, args.dry_run)
+    except (RunError, HearByolsError, SpeechSynthesisError, ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""The whole loop on the small tasks, as CI runs it: deterministic-weight checkpoints ->
+hear-validator -> heareval embeddings -> predictions (grid faster) -> report."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = ("hear_byols.cvt", "hear_byols.default")
+TASKS = ("spoken_language_5fold", "spoken_words", "tone_word_events")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing: make system-deps")
+def test_full_loop_on_small_tasks(tmp_path):
+    def evaluation(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "evaluation", *args], cwd=ROOT, capture_output=True, text=True, timeout=1500
+        )
+        assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+        return result.stdout
+
+    evaluation("tasks", "--out", str(tmp_path / "tasks"))
+    out = tmp_path / "run"
+    evaluation(
+        "run", "--modules", *MODULES, "--tasks-dir", str(tmp_path / "tasks"), "--out", str(out),
+        "--deterministic-weights", "--grid", "faster", "--validate",
+    )
+    printed = evaluation("report", "--out", str(out))
+
+    steps = [json.loads(line) for line in (out / "steps.jsonl").read_text().splitlines()]
+    assert len(steps) == len(MODULES) + 2 * len(MODULES) * len(TASKS) and all(s["status"] == "done" for s in steps)
+
+    report = out / "report"
+    for name in ("scores.csv", "scores.md", "scores.png"):
+        assert (report / name).stat().st_size > 0
+    table = pd.read_csv(report / "scores.csv")
+    assert {(m, t) for m, t in zip(table["module"], table["task"])} == {(m, t) for m in MODULES for t in TASKS}
+    primary = table[table["primary"]]
+    assert len(primary) == len(MODULES) * len(TASKS)
+    bounded = table[table["metric"] != "segment_1s_er"]  # an error rate may exceed 1
+    assert bounded["score"].between(0, 1).all() and (table["score"] >= 0).all()
+    assert set(table["published_model"]) == {"hybrid_byols_cvt", "byols_audiontt"}
+    assert table["published"].isna().all()  # the small tasks have no published scores
+    assert table["weights"].eq("deterministic test weights").all()
+    assert "NOT meaningful" in printed and "plot:" in printed
