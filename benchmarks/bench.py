@@ -133,7 +133,7 @@ def main() -> int:
     report = "\n".join(lines) + "\n"
     print(report)
     if args.write:
-        args.write.write_text("# Benchmark results\n\nProduced by `make bench` (benchmarks/bench.py).\n\n" + report)
+        args.write.write_text("# Benchmark results\n\nProduced by `make bench` (benchmarks/bench.py); method and profiles: [README.md](README.md).\n\n" + report)
     return 0
 
 
