@@ -44,7 +44,8 @@ def run_case(variant: str, path: str, impl: str, seconds: float, batch: int, run
 
     torch.set_num_threads(threads)
     model = api.load_model(ckpt, variant=variant, timestamp_mode="sliding" if impl == "sliding" else "exact")
-    audio = torch.randn(batch, int(seconds * SAMPLE_RATE), generator=torch.Generator().manual_seed(0)) * 0.1
+    # in place: a temporary copy would add to the peak RSS that the long-clip rows measure
+    audio = torch.randn(batch, int(seconds * SAMPLE_RATE), generator=torch.Generator().manual_seed(0)).mul_(0.1)
     call = {
         ("scene", "per_clip_loop"): lambda: scene_per_clip_loop(model, audio),
         ("scene", "batched"): lambda: api.get_scene_embeddings(audio, model),

@@ -50,6 +50,13 @@ def _reflect(positions: Tensor, length: int) -> Tensor:
     return torch.where(positions > length - 1, 2 * (length - 1) - positions, positions)
 
 
+def _zero_padded_slice(signal: Tensor, begin: int, end: int) -> Tensor:
+    """``signal[..., begin:end]`` where samples outside the signal read as zeros."""
+    length = signal.shape[-1]
+    inside = signal[..., max(begin, 0) : min(end, length)]
+    return torch.nn.functional.pad(inside, (max(0, -begin), max(0, end - length)))
+
+
 class SharedStftFrames:
     """Frame log-mels read from one shared STFT of the padded clip (see module docstring)."""
 
@@ -73,14 +80,15 @@ class SharedStftFrames:
         """Log-mel of the whole padded clip, ``(b, n_mels, n_columns)``, built in column chunks."""
         spec = self.frontend.spec
         half = spec.n_fft // 2
-        # Zero padding instead of reflect: it only changes columns at the clip's two ends, which
-        # are edge columns of the first/last frames and are replaced by ``_edge_log_mels``.
-        source = torch.nn.functional.pad(padded, (half, half))
         n_columns = spec.n_columns(padded.shape[-1])
         parts = []
         for start in range(0, n_columns, STFT_COLUMNS_PER_STEP):
             count = min(STFT_COLUMNS_PER_STEP, n_columns - start)
-            segment = source[:, start * spec.hop_length : (start + count - 1) * spec.hop_length + spec.n_fft]
+            # Zero padding instead of reflect, per segment (no padded copy of the whole clip): it
+            # only changes columns at the clip's two ends, which are edge columns of the
+            # first/last frames and are replaced by ``_edge_log_mels``.
+            begin = start * spec.hop_length - half
+            segment = _zero_padded_slice(padded, begin, begin + (count - 1) * spec.hop_length + spec.n_fft)
             stft = torch.stft(
                 segment,
                 n_fft=spec.n_fft,

@@ -59,10 +59,16 @@ def test_audio_ntt_overlapping_frames_equal_frame_by_frame(step: int, width: int
     assert (got - expected).abs().max() <= 1e-6 * expected.abs().max()
 
 
-@pytest.mark.parametrize(("variant", "hop_ms"), [("default", 10.0), ("default", 100.0), ("byola", 50.0)])
-def test_timestamps_with_shared_frames_equal_materialized(checkpoint_dir, variant: str, hop_ms: float) -> None:
+@pytest.mark.parametrize(
+    ("variant", "hop_ms", "n_clips", "n_samples"),
+    [("default", 10.0, 2, 52800), ("default", 100.0, 2, 52800), ("byola", 50.0, 2, 52800), ("default", 250.0, 1, 344000)],
+)
+def test_timestamps_with_shared_frames_equal_materialized(
+    checkpoint_dir, variant: str, hop_ms: float, n_clips: int, n_samples: int
+) -> None:
     """The whole exact timestamp path (shared STFT + shared encoder work) against materialised
-    frames, for hops other than the goldens' 50 ms and for BYOL-A's wider STFT window."""
+    frames, for hops other than the goldens' 50 ms, for BYOL-A's wider STFT window, and for a
+    clip long enough (21.5 s) that the shared STFT is built in several segments."""
     from hear_byols.loading import model_from_checkpoint
     from hear_byols.testing import write_deterministic_checkpoint
     from hear_byols.timestamps import timestamp_embeddings
@@ -71,7 +77,7 @@ def test_timestamps_with_shared_frames_equal_materialized(checkpoint_dir, varian
     if not path.exists():
         write_deterministic_checkpoint(variant, path)
     model = model_from_checkpoint(variant, path)
-    audio = torch.randn(2, 52800, generator=torch.Generator().manual_seed(3)) * 0.1
+    audio = torch.randn(n_clips, n_samples, generator=torch.Generator().manual_seed(3)) * 0.1
     shared, _ = timestamp_embeddings(model, audio, hop_size=hop_ms, frame_method="shared_stft")
     materialized, _ = timestamp_embeddings(model, audio, hop_size=hop_ms, frame_method="materialized")
     assert (shared - materialized).abs().max() <= 1e-5 * materialized.abs().max()
