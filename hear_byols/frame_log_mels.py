@@ -21,9 +21,6 @@ from torch import Tensor
 from hear_byols.framing import FrameGrid, frames_view
 from hear_byols.frontend import LogMelFrontend
 
-#: STFT columns computed per step when building the shared log-mel (bounds the STFT's memory).
-STFT_COLUMNS_PER_STEP = 2048
-
 
 class MaterializedFrames:
     """Frame log-mels by running the frontend on each materialised frame."""
@@ -77,29 +74,17 @@ class SharedStftFrames:
         self.shared = self._shared_log_mel(padded)
 
     def _shared_log_mel(self, padded: Tensor) -> Tensor:
-        """Log-mel of the whole padded clip, ``(b, n_mels, n_columns)``, built in column chunks."""
-        spec = self.frontend.spec
-        half = spec.n_fft // 2
-        n_columns = spec.n_columns(padded.shape[-1])
-        parts = []
-        for start in range(0, n_columns, STFT_COLUMNS_PER_STEP):
-            count = min(STFT_COLUMNS_PER_STEP, n_columns - start)
-            # Zero padding instead of reflect, per segment (no padded copy of the whole clip): it
-            # only changes columns at the clip's two ends, which are edge columns of the
-            # first/last frames and are replaced by ``_edge_log_mels``.
-            begin = start * spec.hop_length - half
-            segment = _zero_padded_slice(padded, begin, begin + (count - 1) * spec.hop_length + spec.n_fft)
-            stft = torch.stft(
-                segment,
-                n_fft=spec.n_fft,
-                hop_length=spec.hop_length,
-                win_length=spec.win_length,
-                window=self.frontend.window,
-                center=False,
-                return_complex=True,
-            )
-            parts.append(self.frontend.power_to_log_mel(stft.real.square() + stft.imag.square()))
-        return torch.cat(parts, dim=-1)
+        """Log-mel of the whole padded clip, ``(b, n_mels, n_columns)``, built in column runs.
+
+        Zero padding instead of reflect (per segment, no padded copy of the clip): it only
+        changes columns at the clip's two ends, which are edge columns of the first/last
+        frames and are replaced by ``_edge_log_mels``.
+        """
+        half = self.frontend.spec.n_fft // 2
+        return self.frontend.log_mel_of_segments(
+            lambda begin, end: _zero_padded_slice(padded, begin - half, end - half),
+            self.frontend.spec.n_columns(padded.shape[-1]),
+        )
 
     def _edge_log_mels(self, first: int, count: int) -> Tensor:
         """Log-mels of the frames' edge columns, ``(b, count, n_mels, n_edge_columns)``."""

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
 
 #: ``log`` floor of the reference: float32 machine epsilon.
 LOG_EPS = float(torch.finfo(torch.float32).eps)
+#: STFT columns computed at once (~8 MB of complex spectrum per clip): bounds the memory of long clips.
+COLUMNS_PER_STFT = 2048
 
 
 @dataclass(frozen=True)
@@ -87,20 +90,37 @@ class LogMelFrontend(nn.Module):
         return torch.log(mel + LOG_EPS)
 
     def forward(self, audio: Tensor) -> Tensor:
+        """``(..., n_samples)`` audio -> ``(..., n_mels, n_columns)`` log-mel (``center=True``,
+        reflect padding), computed ``COLUMNS_PER_STFT`` columns at a time so the complex STFT
+        of a long recording (1.5 GB for an hour) never exists whole."""
         lead = audio.shape[:-1]
         flat = audio.reshape(-1, audio.shape[-1])
+        half = self.spec.n_fft // 2
+        padded = nn.functional.pad(flat.unsqueeze(1), (half, half), mode="reflect").squeeze(1)
+        log_mel = self.log_mel_of_segments(lambda begin, end: padded[:, begin:end], self.spec.n_columns(flat.shape[-1]))
+        return log_mel.reshape(*lead, *log_mel.shape[-2:])
+
+    def log_mel_of_segments(self, segment: Callable[[int, int], Tensor], n_columns: int) -> Tensor:
+        """Log-mel ``(b, n_mels, n_columns)`` of a signal already padded by ``n_fft // 2`` at
+        each end, read through ``segment(begin, end)`` one bounded run of columns at a time."""
+        hop, n_fft = self.spec.hop_length, self.spec.n_fft
+        parts = []
+        for first in range(0, n_columns, COLUMNS_PER_STFT):
+            count = min(COLUMNS_PER_STFT, n_columns - first)
+            parts.append(self.segment_log_mel(segment(first * hop, (first + count - 1) * hop + n_fft)))
+        return torch.cat(parts, dim=-1)
+
+    def segment_log_mel(self, samples: Tensor) -> Tensor:
+        """Log-mel of every full ``n_fft`` frame of ``(b, n)`` samples (``center=False``)."""
         stft = torch.stft(
-            flat,
+            samples,
             n_fft=self.spec.n_fft,
             hop_length=self.spec.hop_length,
             win_length=self.spec.win_length,
             window=self.window,
-            center=True,
-            pad_mode="reflect",
+            center=False,
             normalized=False,
             onesided=True,
             return_complex=True,
         )
-        power = stft.real.square() + stft.imag.square()
-        log_mel = self.power_to_log_mel(power)
-        return log_mel.reshape(*lead, *log_mel.shape[-2:])
+        return self.power_to_log_mel(stft.real.square() + stft.imag.square())
