@@ -18,14 +18,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from hear_byols.framing import FrameGrid, frames_view
+from hear_byols.framing import FrameGrid, PaddedAudio, frames_view
 from hear_byols.frontend import LogMelFrontend
 
 
 class MaterializedFrames:
     """Frame log-mels by running the frontend on each materialised frame."""
 
-    def __init__(self, frontend: LogMelFrontend, padded: Tensor, grid: FrameGrid) -> None:
+    def __init__(self, frontend: LogMelFrontend, padded: PaddedAudio, grid: FrameGrid) -> None:
         self.frontend = frontend
         self.padded = padded
         self.grid = grid
@@ -47,17 +47,10 @@ def _reflect(positions: Tensor, length: int) -> Tensor:
     return torch.where(positions > length - 1, 2 * (length - 1) - positions, positions)
 
 
-def _zero_padded_slice(signal: Tensor, begin: int, end: int) -> Tensor:
-    """``signal[..., begin:end]`` where samples outside the signal read as zeros."""
-    length = signal.shape[-1]
-    inside = signal[..., max(begin, 0) : min(end, length)]
-    return torch.nn.functional.pad(inside, (max(0, -begin), max(0, end - length)))
-
-
 class SharedStftFrames:
     """Frame log-mels read from one shared STFT of the padded clip (see module docstring)."""
 
-    def __init__(self, frontend: LogMelFrontend, padded: Tensor, grid: FrameGrid) -> None:
+    def __init__(self, frontend: LogMelFrontend, padded: PaddedAudio, grid: FrameGrid) -> None:
         spec = frontend.spec
         self.frontend = frontend
         self.grid = grid
@@ -66,35 +59,35 @@ class SharedStftFrames:
         window = frontend.padded_window()
         self.window = window
         support = window.nonzero().flatten()
-        centres = torch.arange(self.frame_columns, device=padded.device) * spec.hop_length
+        centres = torch.arange(self.frame_columns, device=padded.audio.device) * spec.hop_length
         first = centres - spec.n_fft // 2 + int(support[0])
         last = centres - spec.n_fft // 2 + int(support[-1])
         self.edge_columns = ((first < 0) | (last > grid.frame_size - 1)).nonzero().flatten()
         self.padded = padded
         self.shared = self._shared_log_mel(padded)
 
-    def _shared_log_mel(self, padded: Tensor) -> Tensor:
+    def _shared_log_mel(self, padded: PaddedAudio) -> Tensor:
         """Log-mel of the whole padded clip, ``(b, n_mels, n_columns)``, built in column runs.
 
-        Zero padding instead of reflect (per segment, no padded copy of the clip): it only
+        Zero padding instead of reflect (read per segment, no padded copy of the clip): it only
         changes columns at the clip's two ends, which are edge columns of the first/last
         frames and are replaced by ``_edge_log_mels``.
         """
         half = self.frontend.spec.n_fft // 2
         return self.frontend.log_mel_of_segments(
-            lambda begin, end: _zero_padded_slice(padded, begin - half, end - half),
-            self.frontend.spec.n_columns(padded.shape[-1]),
+            lambda begin, end: padded.slice(begin - half, end - half),
+            self.frontend.spec.n_columns(padded.length),
         )
 
     def _edge_log_mels(self, first: int, count: int) -> Tensor:
         """Log-mels of the frames' edge columns, ``(b, count, n_mels, n_edge_columns)``."""
         spec = self.frontend.spec
-        device = self.padded.device
+        device = self.padded.audio.device
         offsets = torch.arange(spec.n_fft, device=device) - spec.n_fft // 2
         local = _reflect(self.edge_columns[:, None] * spec.hop_length + offsets, self.grid.frame_size)
         starts = torch.tensor(self.grid.starts[first : first + count], device=device)
         index = starts[:, None, None] + local  # (count, n_edge, n_fft)
-        segments = self.padded[:, index] * self.window  # (b, count, n_edge, n_fft)
+        segments = self.padded.gather(index) * self.window  # (b, count, n_edge, n_fft)
         spectrum = torch.fft.rfft(segments)
         power = (spectrum.real.square() + spectrum.imag.square()).transpose(-1, -2)
         return self.frontend.power_to_log_mel(power)
@@ -120,7 +113,7 @@ class SharedStftFrames:
 
 
 def frame_log_mels(
-    frontend: LogMelFrontend, padded: Tensor, grid: FrameGrid, method: str = "auto"
+    frontend: LogMelFrontend, padded: PaddedAudio, grid: FrameGrid, method: str = "auto"
 ) -> MaterializedFrames | SharedStftFrames:
     """The provider for ``method`` (``auto``: shared STFT whenever it applies)."""
     if method == "materialized" or (method == "auto" and not shared_stft_applies(frontend, grid)):

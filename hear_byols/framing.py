@@ -74,21 +74,52 @@ def frame_grid(n_samples: int, sample_rate: int, frame_duration_ms: float, hop_s
     return FrameGrid(frame_size, step, tuple(starts), sample_rate)
 
 
-def pad_for_frames(audio: Tensor, grid: FrameGrid) -> Tensor:
-    """Zero-pad ``(b, n)`` audio by half a frame at both ends."""
-    return torch.nn.functional.pad(audio, (grid.pad_left, grid.pad_right))
+@dataclass(frozen=True)
+class PaddedAudio:
+    """``(b, n)`` audio read as if zero-padded by ``left`` / ``right`` samples, without the copy.
+
+    A padded copy of a long recording would add the recording's whole size to peak memory;
+    reads outside the audio (in the padding, or beyond it) return zeros.
+    """
+
+    audio: Tensor
+    left: int
+    right: int
+
+    @property
+    def length(self) -> int:
+        """Samples of the padded signal."""
+        return self.left + self.audio.shape[-1] + self.right
+
+    def slice(self, begin: int, end: int) -> Tensor:
+        """Padded samples ``begin .. end-1`` as ``(b, end - begin)``."""
+        n = self.audio.shape[-1]
+        inside = self.audio[:, min(max(begin - self.left, 0), n) : max(min(end - self.left, n), 0)]
+        before = min(max(self.left - begin, 0), end - begin)
+        return torch.nn.functional.pad(inside, (before, end - begin - before - inside.shape[-1]))
+
+    def gather(self, index: Tensor) -> Tensor:
+        """Padded samples at ``index`` (any shape) as ``(b, *index.shape)``."""
+        position = index - self.left
+        inside = (position >= 0) & (position < self.audio.shape[-1])
+        values = self.audio[:, position.clamp(0, self.audio.shape[-1] - 1)]
+        return torch.where(inside, values, values.new_zeros(()))
 
 
-def frames_view(padded: Tensor, grid: FrameGrid, first: int, count: int) -> Tensor:
-    """Frames ``first .. first+count-1`` of ``(b, n_padded)`` audio as ``(b, count, frame_size)``.
+def pad_for_frames(audio: Tensor, grid: FrameGrid) -> PaddedAudio:
+    """``(b, n)`` audio zero-padded by half a frame at both ends (a view, not a copy)."""
+    return PaddedAudio(audio, grid.pad_left, grid.pad_right)
 
-    A strided view (no copy) when the step is integral, a gather otherwise.
+
+def frames_view(padded: PaddedAudio, grid: FrameGrid, first: int, count: int) -> Tensor:
+    """Frames ``first .. first+count-1`` of the padded audio as ``(b, count, frame_size)``.
+
+    A strided view of the chunk's span when the step is integral, a gather otherwise.
     """
     step = grid.integral_step
     if step is not None:
         start = grid.starts[first]
-        span = padded[:, start : start + (count - 1) * step + grid.frame_size]
+        span = padded.slice(start, start + (count - 1) * step + grid.frame_size)
         return span.unfold(-1, grid.frame_size, step)
-    index = torch.tensor(grid.starts[first : first + count], device=padded.device)
-    index = index[:, None] + torch.arange(grid.frame_size, device=padded.device)
-    return padded[:, index]
+    index = torch.tensor(grid.starts[first : first + count], device=padded.audio.device)
+    return padded.gather(index[:, None] + torch.arange(grid.frame_size, device=padded.audio.device))

@@ -104,11 +104,15 @@ class LogMelFrontend(nn.Module):
         """Log-mel ``(b, n_mels, n_columns)`` of a signal already padded by ``n_fft // 2`` at
         each end, read through ``segment(begin, end)`` one bounded run of columns at a time."""
         hop, n_fft = self.spec.hop_length, self.spec.n_fft
-        parts = []
+        log_mel: Tensor | None = None  # filled in place: concatenating the runs would hold the log-mel twice
         for first in range(0, n_columns, COLUMNS_PER_STFT):
             count = min(COLUMNS_PER_STFT, n_columns - first)
-            parts.append(self.segment_log_mel(segment(first * hop, (first + count - 1) * hop + n_fft)))
-        return torch.cat(parts, dim=-1)
+            part = self.segment_log_mel(segment(first * hop, (first + count - 1) * hop + n_fft))
+            if log_mel is None:
+                log_mel = part.new_empty(*part.shape[:-1], n_columns)
+            log_mel[..., first : first + count] = part
+        assert log_mel is not None  # n_columns >= 1 for any input the STFT accepts
+        return log_mel
 
     def segment_log_mel(self, samples: Tensor) -> Tensor:
         """Log-mel of every full ``n_fft`` frame of ``(b, n)`` samples (``center=False``)."""
