@@ -1,7 +1,10 @@
 """Speed and memory of the fast paths against the straightforward implementations.
 
 Every case runs in its own subprocess (so its peak RSS is its own), all in one invocation,
-so the ratios compare numbers measured on the same machine in the same run.
+so the ratios compare numbers measured on the same machine in the same run. Each case also
+counts its floating-point work (torch's FlopCounterMode: convolutions and matrix products)
+and reports the rate it achieved against a plain float32 GEMM measured in the same run: a
+path near that peak is compute bound, and only doing less work can make it faster.
 
     python benchmarks/bench.py [--runs 3] [--threads 2] [--write benchmarks/RESULTS.md]
 """
@@ -9,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import resource
@@ -21,6 +25,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH, SECONDS, SAMPLE_RATE = 8, 10.0, 16000
+MIN_TIMED_S, MAX_RUNS = 3.0, 15
 LONG_CLIPS_S = (10, 60, 600)
 VARIANTS = ("default", "cvt")
 #: (path, implementation) pairs timed on the 8 x 10 s batch; the first of each path is the yardstick
@@ -33,9 +38,15 @@ CASES = (
 )
 
 
-def run_case(variant: str, path: str, impl: str, seconds: float, batch: int, runs: int, threads: int, ckpt: str) -> dict:
-    """Child process: time one case and report its peak RSS."""
+def run_case(
+    variant: str, path: str, impl: str, seconds: float, batch: int, runs: int, min_timed_s: float, threads: int,
+    ckpt: str, count_flops: bool,
+) -> dict:
+    """Child process: time one case (at least ``runs`` runs, more up to ~``min_timed_s`` of timing
+    for sub-second cases, so their min/median are not one noisy sample) and report its peak RSS
+    (and, with ``count_flops``, the work of one more call)."""
     import torch
+    from torch.utils.flop_counter import FlopCounterMode
 
     sys.path.insert(0, str(REPO / "benchmarks"))
     from baselines import scene_per_clip_loop, timestamp_materialized
@@ -53,13 +64,20 @@ def run_case(variant: str, path: str, impl: str, seconds: float, batch: int, run
         ("timestamp", "exact"): lambda: api.get_timestamp_embeddings(audio, model)[0],
         ("timestamp", "sliding"): lambda: api.get_timestamp_embeddings(audio, model)[0],
     }[(path, impl)]
+    start = time.perf_counter()
     call()  # warm-up
+    warm_up_s = time.perf_counter() - start
     times = []
-    for _ in range(runs):
+    for _ in range(max(runs, min(MAX_RUNS, math.ceil(min_timed_s / warm_up_s)))):
         start = time.perf_counter()
         output = call()
         times.append(time.perf_counter() - start)
     result = {"times": times, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if count_flops:
+        flop_counter = FlopCounterMode(display=False)
+        with flop_counter:
+            call()
+        result["gflop"] = flop_counter.get_total_flops() / 1e9
     if impl == "sliding":
         exact = api.get_timestamp_embeddings(audio, api.load_model(ckpt, variant=variant))[0]
         cosine = torch.nn.functional.cosine_similarity(output, exact, dim=-1)
@@ -67,13 +85,32 @@ def run_case(variant: str, path: str, impl: str, seconds: float, batch: int, run
     return result
 
 
+def gemm_peak(threads: int, size: int = 2048, runs: int = 10) -> dict:
+    """Child process: GFLOP/s of a square float32 matrix product, best of ``runs``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    return {"gflops": 2 * size**3 / min(times) / 1e9}
+
+
 def spawn(args: list[str]) -> dict:
-    completed = subprocess.run(
-        [sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False
-    )
+    """Run this script with ``args`` in a fresh process; its last output line is its JSON result."""
+    completed = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
     if completed.returncode != 0:
         raise RuntimeError(f"benchmark case {args} failed:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def spawn_case(**case: object) -> dict:
+    """``run_case(**case)`` in its own process, so its peak RSS is its own."""
+    return spawn(["--child", json.dumps(case)])
 
 
 def write_checkpoints(directory: Path) -> dict[str, str]:
@@ -96,30 +133,38 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--write", type=Path, help="also write the tables to this Markdown file")
     parser.add_argument("--skip-long", action="store_true", help="skip the 10/60/600 s memory runs")
-    parser.add_argument("--child", nargs=8, help=argparse.SUPPRESS)
+    parser.add_argument("--child", metavar="JSON", help=argparse.SUPPRESS)
+    parser.add_argument("--child-gemm", type=int, metavar="THREADS", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_gemm:
+        print(json.dumps(gemm_peak(args.child_gemm)))
+        return 0
     if args.child:
-        variant, path, impl, seconds, batch, runs, threads, ckpt = args.child
-        print(json.dumps(run_case(variant, path, impl, float(seconds), int(batch), int(runs), int(threads), ckpt)))
+        print(json.dumps(run_case(**json.loads(args.child))))
         return 0
 
     lines = [f"Machine: {machine()}; {args.threads} threads; batch {BATCH} x {SECONDS:.0f} s Gaussian noise; "
-             f"1 warm-up + {args.runs} timed runs per case, each case in its own process.", ""]
+             f"1 warm-up + {args.runs} timed runs per case (sub-second cases: up to {MAX_RUNS}, ~{MIN_TIMED_S:.0f} s), each case in its own process.", ""]
+    peak = spawn(["--child-gemm", str(args.threads)])["gflops"]
+    lines += [f"Float32 GEMM peak (2048 x 2048 matrix product, same threads, best of 10): {peak:.0f} GFLOP/s.", ""]
     with tempfile.TemporaryDirectory() as tmp:
         checkpoints = write_checkpoints(Path(tmp))
-        lines += ["| variant | path | implementation | min s | median s | x real time | speed-up vs straightforward | peak RSS MB | cosine vs exact (mean / min) |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| variant | path | implementation | min s | median s | x real time | speed-up vs straightforward | "
+                  "GFLOP per call | GFLOP/s at min (% of GEMM peak) | peak RSS MB | cosine vs exact (mean / min) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for variant in VARIANTS:
             baseline: dict[str, float] = {}
             for path, impl in CASES:
-                r = spawn([variant, path, impl, str(SECONDS), str(BATCH), str(args.runs), str(args.threads), checkpoints[variant]])
+                r = spawn_case(variant=variant, path=path, impl=impl, seconds=SECONDS, batch=BATCH, runs=args.runs,
+                               min_timed_s=MIN_TIMED_S, threads=args.threads, ckpt=checkpoints[variant], count_flops=True)
                 best, median = min(r["times"]), statistics.median(r["times"])
                 baseline.setdefault(path, best)
                 cosine = r.get("cosine_vs_exact")
                 cosine_text = f"{cosine['mean']:.3f} / {cosine['min']:.3f}" if cosine else ""
                 lines.append(
                     f"| {variant} | {path} | {impl} | {best:.2f} | {median:.2f} | {BATCH * SECONDS / best:.1f} | "
-                    f"{baseline[path] / best:.2f}x | {r['peak_rss_mb']:.0f} | "
+                    f"{baseline[path] / best:.2f}x | {r['gflop']:.1f} | {r['gflop'] / best:.0f} ({100 * r['gflop'] / best / peak:.0f}%) | "
+                    f"{r['peak_rss_mb']:.0f} | "
                     f"{cosine_text} |"
                 )
                 print(lines[-1], flush=True)
@@ -128,7 +173,8 @@ def main() -> int:
                       "| variant | clip s | wall s | x real time | peak RSS MB |", "|---|---|---|---|---|"]
             for variant in VARIANTS:
                 for seconds in LONG_CLIPS_S:
-                    r = spawn([variant, "timestamp", "exact", str(seconds), "1", "1", str(args.threads), checkpoints[variant]])
+                    r = spawn_case(variant=variant, path="timestamp", impl="exact", seconds=seconds, batch=1, runs=1,
+                                   min_timed_s=0.0, threads=args.threads, ckpt=checkpoints[variant], count_flops=False)
                     lines.append(f"| {variant} | {seconds} | {r['times'][0]:.1f} | {seconds / r['times'][0]:.1f} | {r['peak_rss_mb']:.0f} |")
                     print(lines[-1], flush=True)
     report = "\n".join(lines) + "\n"
