@@ -8,7 +8,7 @@ PIP := $(BIN)/pip
 # on this machine kind it resolves to a local CPU wheel, while an unpinned torch pulls a CUDA build.
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install install-eval system-deps test test-fast demo bench leaderboard clean
+.PHONY: help install install-eval system-deps test test-fast demo bench leaderboard readme-table clean
 
 help:
 	@echo "make test        install everything, run the whole test suite (what CI runs)"
@@ -60,3 +60,6 @@ leaderboard: install install-eval
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info work
+
+readme-table: install install-eval
+	$(PY) -m evaluation variants-table --write README.md

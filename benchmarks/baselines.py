@@ -10,7 +10,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from hear_byols.framing import frame_grid, frames_view, pad_for_frames
+from hear_byols.timestamps.framing import (
+    DEFAULT_FRAME_DURATION_MS,
+    DEFAULT_HOP_SIZE_MS,
+    frame_grid,
+    frames_view,
+    pad_for_frames,
+)
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats, clip_mean_std
 
@@ -28,7 +34,7 @@ def scene_per_clip_loop(model: ByolsModel, audio: Tensor) -> Tensor:
 def timestamp_materialized(model: ByolsModel, audio: Tensor) -> Tensor:
     """Every frame materialised, its own STFT, reference stats divided by N, 512 frames per call."""
     with torch.inference_mode():
-        grid = frame_grid(audio.shape[1], model.sample_rate, 1000.0, 50.0)
+        grid = frame_grid(audio.shape[1], model.sample_rate, DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS)
         frames = frames_view(pad_for_frames(audio, grid), grid, 0, grid.n_frames).contiguous()
         log_mels = model.frontend(frames.flatten(0, 1))
         n_frames = log_mels.shape[0]

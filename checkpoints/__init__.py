@@ -1,5 +1,6 @@
-"""Package data: the registry of official weight files (``registry.yaml``).
+"""Package data ``hear_byols.checkpoints`` (setup.cfg's package_dir mapping): weight files.
 
-Installed as ``hear_byols.checkpoints`` (setup.cfg's package_dir mapping). Weight files
-placed here by hand are found before the user cache; they are never committed.
+It ships one file, SERAB's MIT-licensed BYOL-S d=512 checkpoint with its licence notice
+(``LICENSE-SERAB``), so ``hear_byols.default512`` works with no network. Official files put
+here by hand are found before the user cache; no other weights are ever committed.
 """

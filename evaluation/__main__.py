@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     board.add_argument("--modules", nargs="+", help="default: every variant with official weights")
     board.add_argument("--tolerance", type=float, help="accepted |ours - published| (default 0.02)")
     board.add_argument("--dry-run", action="store_true", help="print the plan and commands, run nothing")
+    table = commands.add_parser("variants-table", help="the README's variant table, from configs/ and the published scores")
+    table.add_argument("--write", type=Path, metavar="README", help="replace the table block of this file")
     return parser.parse_args(argv)
 
 
@@ -81,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
             from evaluation.demo import demo
 
             demo(args.out, grid=args.grid)
+        elif args.command == "variants-table":
+            from evaluation.variants_table import variants_table, write_into
+
+            if args.write:
+                print(f"{args.write}: {'updated' if write_into(args.write) else 'already up to date'}")
+            else:
+                print(variants_table())
         else:
             from evaluation.leaderboard import DEFAULT_TOLERANCE, LEADERBOARD_MODULES, leaderboard
 

@@ -15,14 +15,19 @@ from typing import Callable
 
 import pandas as pd
 from hear_byols.errors import HearByolsError
+from hear_byols.variants import variant_names, variant_spec
 
 from evaluation.report import markdown_table, write_report
 from evaluation.runner import RunConfig, embeddings_command, predictions_command, run, task_folders, validator_command
 from evaluation.weights import Weights, official_weights
 
 HEAR_TASKS_CSV = Path(__file__).with_name("hear_tasks.csv")
-#: The variants with official weights (clstm has none).
-LEADERBOARD_MODULES = ("hear_byols.default", "hear_byols.resnetish34", "hear_byols.cvt")
+#: Every variant with official weights and published HEAR scores to compare with (from configs/).
+LEADERBOARD_MODULES = tuple(
+    variant_spec(name).module
+    for name in variant_names()
+    if variant_spec(name).weight_files and variant_spec(name).hear_model_id
+)
 HEAR_MODEL_OPTIONS: dict = {}
 HEAR_GRID = "default"
 #: Absolute score difference accepted as "reproduced": heareval's downstream training is

@@ -11,22 +11,20 @@ from pathlib import Path
 
 import pandas as pd
 
+from hear_byols.variants import variant_names, variant_spec
+
 PUBLISHED_CSV = Path(__file__).with_name("published_scores.csv")
 
-#: Our module -> the model_id of its published scores (byola has none: the published
-#: ``byola_retrained`` is a BYOL-A re-trained by the BYOL-S authors, not its official weights).
-MODEL_IDS = {
-    "hear_byols": "hybrid_byols_cvt",
-    "hear_byols.cvt": "hybrid_byols_cvt",
-    "hear_byols.default": "byols_audiontt",
-    "hear_byols.resnetish34": "byols_resnetish34",
-    "hear_byols.clstm": "byols_clstm",
-}
-
-
 def model_id(module: str) -> str | None:
-    """Published model_id of a module (or of its heareval folder ``module-option=value``)."""
-    return MODEL_IDS.get(module.split("-", 1)[0])
+    """Published model_id of a module (or of its heareval folder ``module-option=value``), from
+    the variant's definition (``hear_model_id``). ``hear_byols`` itself is ``cvt``. byola has
+    none: the published ``byola_retrained`` is a BYOL-A re-trained by the BYOL-S authors, not
+    its official weights."""
+    name = module.split("-", 1)[0]
+    variant = "cvt" if name == "hear_byols" else name.removeprefix("hear_byols.")
+    if name != "hear_byols" and not name.startswith("hear_byols.") or variant not in variant_names():
+        return None
+    return variant_spec(variant).hear_model_id
 
 
 def reference_scores(path: Path = PUBLISHED_CSV) -> pd.DataFrame:

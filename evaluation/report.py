@@ -90,7 +90,7 @@ def markdown(table: pd.DataFrame, times: pd.DataFrame, warning: str | None, titl
     rows = [
         [r.module, r.task, r.metric, "yes" if r.primary else "", r.score, r.score_std, r.published,
          r.diff, f"[{sources.index(r.published_source) + 1}]" if isinstance(r.published_source, str) else "-",
-         r.weights]
+         f"{r.weights} ({weights_label(r.weights)})" if weights_label(r.weights) != r.weights else r.weights]
         for r in table.itertuples()
     ]
     text = f"# {title}\n\n" + (f"**{warning}**\n\n" if warning else "")
@@ -109,6 +109,11 @@ def markdown(table: pd.DataFrame, times: pd.DataFrame, warning: str | None, titl
     return text
 
 
+def weights_label(kind: str) -> str:
+    """Short label saying whether a row's scores come from trained (real) weights."""
+    return {"official": "real weights", "custom": "custom weights", DETERMINISTIC: "UNTRAINED"}.get(kind, kind)
+
+
 def plot(table: pd.DataFrame, path: Path, warning: str | None, title: str) -> None:
     """Per task, the primary metric: ours (solid) and published (hatched) for each module."""
     primary = table[table["primary"]]
@@ -122,14 +127,17 @@ def plot(table: pd.DataFrame, path: Path, warning: str | None, title: str) -> No
         subset = primary[primary["task"] == task].set_index("module")
         for i, module in enumerate(subset.index):
             row = subset.loc[module]
-            axis.bar(i - 0.2, row["score"], 0.4, color=colours[module], label="ours")
+            untrained = row["weights"] == DETERMINISTIC
+            axis.bar(i - 0.2, row["score"], 0.4, color=colours[module], label="ours",
+                     alpha=0.5 if untrained else 1.0, edgecolor="red" if untrained else None, linestyle="--")
             axis.text(i - 0.2, row["score"], f"{row['score']:.3f}", ha="center", va="bottom", fontsize=7)
             if math.isnan(row["published"]):
                 axis.text(i + 0.2, 0.02, "no published\nscore", ha="center", va="bottom", fontsize=6, rotation=90)
             else:
                 axis.bar(i + 0.2, row["published"], 0.4, color=colours[module], alpha=0.35, hatch="//")
                 axis.text(i + 0.2, row["published"], f"{row['published']:.3f}", ha="center", va="bottom", fontsize=7)
-        axis.set_xticks(range(len(subset)), [m.replace("hear_byols.", "") for m in subset.index], fontsize=8)
+        labels = [f"{m.replace('hear_byols.', '')}\n{weights_label(subset.loc[m, 'weights'])}" for m in subset.index]
+        axis.set_xticks(range(len(subset)), labels, fontsize=7)
         axis.set_xlim(-0.6, len(subset) - 0.4)
         axis.set_title(f"{task}\n{subset['metric'].iloc[0]}", fontsize=9)
         axis.set_ylim(0, max(1.05, 1.1 * float(subset[["score", "published"]].max().max())))

@@ -8,7 +8,7 @@ Three tasks, 16 kHz, one per shape of output the report has to read:
 * ``spoken_language_5fold`` scene, 5 folds: which language (English/German/Spanish) a
   speaker counts in, scored by heareval's k-fold cross-validation.
 Everything is drawn from ``numpy.random.default_rng([seed, task index])``; the folder format is
-the one heareval reads (see ../shared/heareval-env/README.md and docs/EVALUATION.md).
+the one heareval reads (see docs/EVALUATION.md).
 """
 from __future__ import annotations
 

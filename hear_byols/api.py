@@ -4,24 +4,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
-import torch
 from torch import Tensor
 
-from hear_byols.encoders import build_encoder
-from hear_byols.loading import model_from_checkpoint
+from hear_byols.checkpoint import model_from_checkpoint
 from hear_byols.model import ByolsModel, require_byols_model
 from hear_byols.scene import scene_embeddings
-from hear_byols.sliding import sliding_timestamp_embeddings
 from hear_byols.errors import InvalidOptionError
-from hear_byols.timestamps import timestamp_embeddings
+from hear_byols.timestamps import (
+    DEFAULT_FRAME_DURATION_MS,
+    DEFAULT_HOP_SIZE_MS,
+    sliding_timestamp_embeddings,
+    timestamp_embeddings,
+)
 from hear_byols.variants import variant_names, variant_spec
 from hear_byols.weights import default_weight_file, resolve_weights, variant_note
 
 TIMESTAMP_MODES = {"exact": timestamp_embeddings, "sliding": sliding_timestamp_embeddings}
 
-#: Default timestamp framing of serab-byols (milliseconds).
-TIMESTAMP_FRAME_DURATION_MS = 1000.0
-TIMESTAMP_HOP_SIZE_MS = 50.0
 
 
 def load_model(
@@ -51,8 +50,8 @@ def get_scene_embeddings(audio: Any, model: ByolsModel) -> Tensor:
 def get_timestamp_embeddings(
     audio: Any,
     model: ByolsModel,
-    frame_duration: float = TIMESTAMP_FRAME_DURATION_MS,
-    hop_size: float = TIMESTAMP_HOP_SIZE_MS,
+    frame_duration: float = DEFAULT_FRAME_DURATION_MS,
+    hop_size: float = DEFAULT_HOP_SIZE_MS,
 ) -> tuple[Tensor, Tensor]:
     """Embeddings ``(n_sounds, n_frames, D)`` of 1 s frames every ``hop_size`` ms, and their
     centres in ms ``(n_sounds, n_frames)``."""
@@ -115,6 +114,4 @@ def list_variants() -> list[VariantInfo]:
 
 
 def _param_count(variant: str) -> int:
-    spec = variant_spec(variant)
-    with torch.device("meta"):
-        return sum(p.numel() for p in build_encoder(spec.encoder_type, spec.encoder_params).parameters())
+    return sum(p.numel() for p in variant_spec(variant).build_encoder(meta=True).parameters())

@@ -1,4 +1,4 @@
-"""Read a checkpoint file into an encoder state dict, and recognise which variant it holds.
+"""Read a checkpoint file, recognise which variant it holds, and build the model from it.
 
 Official serab-byols files are plain state dicts. Training checkpoints wrap them
 (``{"state_dict": ...}``, Lightning) and prefix the keys (``model.``, ``module.``,
@@ -8,16 +8,20 @@ such, instead of surfacing as dozens of missing keys.
 from __future__ import annotations
 
 import functools
+import json
 import pickle
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import Tensor
 
-from hear_byols.encoders import build_encoder
 from hear_byols.errors import CheckpointError, WrongVariantError
-from hear_byols.variants import variant_names, variant_spec
+from hear_byols.model import ByolsModel
+from hear_byols.normalization import parse_normalization
+from hear_byols.variants import WeightFile, variant_names, variant_spec
+from hear_byols.weights.hashing import git_blob_sha1_of, sha256_of
+from hear_byols.weights.registry import registry_entries, registry_variants
 
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
 
@@ -74,32 +78,89 @@ def strip_prefix(state_dict: Mapping[str, Tensor], expected_keys: list[str]) -> 
     return None
 
 
+def encoder_shapes(variant: str, params: dict[str, Any] | None = None) -> dict[str, torch.Size]:
+    """Key -> shape of a variant's encoder, in state-dict order (``params``: the config's)."""
+    return _encoder_shapes(variant, json.dumps(params, sort_keys=True))
+
+
 @functools.cache
+def _encoder_shapes(variant: str, params_json: str) -> dict[str, torch.Size]:
+    """Cached by the parameters' JSON; built on the meta device (no memory, fast)."""
+    encoder = variant_spec(variant).build_encoder(json.loads(params_json), meta=True)
+    return {key: value.shape for key, value in encoder.state_dict().items()}
+
+
 def variant_keys(variant: str) -> tuple[str, ...]:
-    """State-dict keys of a variant's encoder (built on the meta device: no memory, fast)."""
+    """State-dict keys of a variant's encoder, in order."""
+    return tuple(encoder_shapes(variant))
+
+
+def encoder_params(variant: str, state_dict: Mapping[str, Tensor]) -> dict[str, Any]:
+    """The variant's encoder hyper-parameters; BYOL-A reads its width from the checkpoint."""
     spec = variant_spec(variant)
-    with torch.device("meta"):
-        encoder = build_encoder(spec.encoder_type, spec.encoder_params)
-    return tuple(encoder.state_dict().keys())
+    params = dict(spec.encoder_params)
+    if spec.infer_from_checkpoint:
+        # BYOL-A ships d = 512, 1024 and 2048: the embedding size is the first fc layer's width
+        params["d"] = int(state_dict["fc.0.weight"].shape[0])
+    return params
+
+
+def _fitting(state_dict: Mapping[str, Tensor], variant: str) -> dict[str, Tensor] | None:
+    """The checkpoint's entries for ``variant``'s encoder when keys *and* shapes fit, else None."""
+    found = strip_prefix(state_dict, list(variant_keys(variant)))
+    if found is None:
+        return None
+    expected = encoder_shapes(variant, encoder_params(variant, found))
+    return found if all(found[key].shape == shape for key, shape in expected.items()) else None
 
 
 def identify_variants(state_dict: Mapping[str, Tensor]) -> list[str]:
-    """Variants whose encoder keys the checkpoint holds (several share AudioNTT2020's keys)."""
-    return [name for name in variant_names() if strip_prefix(state_dict, list(variant_keys(name))) is not None]
+    """Variants whose encoder the checkpoint fits (keys and shapes), fixed-width variants first:
+    several share an architecture (AudioNTT2020 d=2048: default and byola; CvT: cvt and cvt_byols)."""
+    names = [name for name in variant_names() if _fitting(state_dict, name) is not None]
+    return sorted(names, key=lambda name: variant_spec(name).infer_from_checkpoint)
+
+
+def official_owner(path: str | Path) -> WeightFile | None:
+    """The registry file that ``path`` is, by size and hash, or None (fine-tuned, unknown)."""
+    size = Path(path).stat().st_size
+    candidates = [wf for name in registry_variants() for wf in registry_entries(name) if wf.size in (None, size)]
+    digests: dict[str, str] = {}
+    for wf in candidates:
+        kind = "sha256" if wf.sha256 else "git_blob_sha1"
+        if kind not in digests:
+            digests[kind] = sha256_of(path) if kind == "sha256" else git_blob_sha1_of(path)
+        if digests[kind] == getattr(wf, kind):
+            return wf
+    return None
 
 
 def encoder_state_dict(state_dict: Mapping[str, Tensor], variant: str, path: str | Path) -> dict[str, Tensor]:
-    """The checkpoint's weights for ``variant``'s encoder, or a precise error."""
+    """The checkpoint's weights for ``variant``'s encoder, or a precise error naming the module
+    that fits: by keys and shapes, and for an architecture several variants share, by the
+    official file's hash (SERAB's d=512 BYOL-S file is not a BYOL-A file, though it fits one)."""
+    fitting = identify_variants(state_dict)
+    if variant in fitting:
+        if len(fitting) > 1:
+            owner = official_owner(path)
+            if owner is not None and owner.variant != variant:
+                raise _wrong_variant(path, [owner.variant], variant, f"it is the official {owner.filename}")
+        return _fitting(state_dict, variant) or {}
+    if fitting:
+        owner = official_owner(path)
+        if owner is not None and owner.variant in fitting:
+            raise _wrong_variant(path, [owner.variant], variant, f"it is the official {owner.filename}")
+        raise _wrong_variant(path, fitting, variant, "its tensor shapes are that architecture's")
     expected = list(variant_keys(variant))
     found = strip_prefix(state_dict, expected)
     if found is not None:
-        return found
-    others = [name for name in identify_variants(state_dict) if name != variant]
-    if others:
-        modules = " or ".join(f"hear_byols.{name}" for name in others)
-        raise WrongVariantError(
-            f"{path} holds weights of {modules} ({variant_spec(others[0]).title}), not of hear_byols.{variant} "
-            f"({variant_spec(variant).title}): load it with {modules}.load_model(path)"
+        shapes = encoder_shapes(variant, encoder_params(variant, found))
+        wrong = [f"{key}: expected {list(shape)}, found {list(found[key].shape)}"
+                 for key, shape in shapes.items() if found[key].shape != shape]
+        raise CheckpointError(
+            f"{path} has the keys of hear_byols.{variant} but {len(wrong)} tensors of other shapes "
+            f"({'; '.join(wrong[:3])}): it was trained with other hyper-parameters than configs/{variant}.yaml, "
+            "and no other variant fits it either"
         )
     missing = [key for key in expected if key not in state_dict]
     unexpected = [key for key in state_dict if key not in set(expected)]
@@ -108,3 +169,25 @@ def encoder_state_dict(state_dict: Mapping[str, Tensor], variant: str, path: str
         f"{len(unexpected)} unexpected keys (e.g. {unexpected[:3]}); it is not a BYOL-S/BYOL-A checkpoint "
         "this package knows"
     )
+
+
+def _wrong_variant(path: str | Path, owners: list[str], variant: str, why: str) -> WrongVariantError:
+    alternatives = "".join(f" (or hear_byols.{name}.load_model(path))" for name in owners[1:])
+    return WrongVariantError(
+        f"{path} holds weights of hear_byols.{owners[0]} ({variant_spec(owners[0]).title}), not of "
+        f"hear_byols.{variant} ({variant_spec(variant).title}): {why}. "
+        f"use hear_byols.{owners[0]}: hear_byols.{owners[0]}.load_model(path){alternatives}"
+    )
+
+
+def model_from_checkpoint(variant: str, path: str | Path, normalization: Any = None) -> ByolsModel:
+    """Build ``variant``'s encoder, load ``path`` into it with ``strict=True`` and wrap it.
+
+    ``normalization=None`` means the variant's default (``reference`` for BYOL-S).
+    """
+    spec = variant_spec(variant)
+    norm = parse_normalization(spec.default_normalization if normalization is None else normalization)
+    state_dict = encoder_state_dict(read_checkpoint(path), variant, path)
+    encoder = spec.build_encoder(encoder_params(variant, state_dict))
+    encoder.load_state_dict(state_dict, strict=True)
+    return ByolsModel(spec, encoder, norm, weights=str(path))

@@ -8,7 +8,8 @@ from __future__ import annotations
 from torch import Tensor, nn
 
 from hear_byols.encoders import Encoder
-from hear_byols.errors import InvalidModelError
+from hear_byols.encoders.fast import encode
+from hear_byols.errors import InvalidAudioError, InvalidModelError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.normalization import Normalization
 from hear_byols.variants import VariantSpec
@@ -39,9 +40,19 @@ class ByolsModel(nn.Module):
         front = self.spec.frontend
         return max(front.min_samples, (self.encoder.min_frames - 1) * front.hop_length)
 
+    def require_samples(self, n_samples: int, what: str) -> None:
+        """Reject inputs too short for the STFT or for the encoder's pooling stages."""
+        if n_samples < self.min_samples:
+            rate = self.sample_rate
+            raise InvalidAudioError(
+                f"{what} has {n_samples} samples ({1000 * n_samples / rate:.1f} ms); "
+                f"hear_byols.{self.variant} needs at least {self.min_samples} samples "
+                f"({1000 * self.min_samples / rate:.1f} ms) at {rate} Hz: zero-pad short clips"
+            )
+
     def forward(self, log_mel: Tensor) -> Tensor:
-        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, embedding_size)``."""
-        return self.encoder(log_mel.unsqueeze(1))
+        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, embedding_size)`` (eval fast path)."""
+        return encode(self.encoder, log_mel.unsqueeze(1))
 
     def extra_repr(self) -> str:
         return f"variant={self.variant!r}, normalization={self.normalization.as_option()!r}, weights={self.weights!r}"

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hear_byols.audio_input import as_clip_groups, check_min_samples
+from hear_byols.audio.validation import as_clip_groups
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats, clip_mean_std, scene_stats
 
@@ -23,8 +23,7 @@ def scene_embeddings(model: ByolsModel, audio: Any) -> Tensor:
     """``(n_sounds, scene_embedding_size)`` float32 on the audio's device."""
     groups, n_clips, device = as_clip_groups(audio)
     for group in groups:
-        what = f"clip(s) {group.indices}"
-        check_min_samples(group.audio.shape[1], what, model.min_samples, model.sample_rate, model.variant)
+        model.require_samples(group.audio.shape[1], f"clip(s) {group.indices}")
     model.to(device)
     with torch.inference_mode():
         log_mels = [model.frontend(group.audio) for group in groups]

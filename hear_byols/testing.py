@@ -1,6 +1,6 @@
 """Deterministic, untrained weights for tests, CI and offline demos.
 
-The rule is the one of ``shared/fixtures/README.md``: every state-dict entry gets its own
+The rule is the one of the golden fixtures (``tests/fixtures/README.md``): every state-dict entry gets its own
 generator seeded with ``crc32(key)``, so a value depends only on the key and the shape. Such
 checkpoints exercise every code path exactly like official weights, but their embeddings mean
 nothing: scores computed with them are not comparable to published ones.
@@ -10,10 +10,10 @@ from __future__ import annotations
 import zlib
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from hear_byols.encoders import build_encoder
 from hear_byols.variants import variant_spec
 
 
@@ -30,19 +30,18 @@ def deterministic_value(key: str, shape: list[int] | tuple[int, ...]) -> torch.T
     return 0.05 * draw
 
 
-def deterministic_state_dict(variant: str) -> "OrderedDict[str, torch.Tensor]":
-    """The rule applied to every entry of ``variant``'s encoder (its config's hyper-parameters)."""
-    spec = variant_spec(variant)
-    with torch.device("meta"):
-        encoder = build_encoder(spec.encoder_type, spec.encoder_params)
+def deterministic_state_dict(variant: str, params: dict[str, Any] | None = None) -> "OrderedDict[str, torch.Tensor]":
+    """The rule applied to every entry of ``variant``'s encoder (``params`` override its config's
+    hyper-parameters, e.g. ``{"n_mels": 64, "d": 512}`` for BYOL-A d=512)."""
+    encoder = variant_spec(variant).build_encoder(params, meta=True)
     return OrderedDict(
         (key, deterministic_value(key, tuple(value.shape))) for key, value in encoder.state_dict().items()
     )
 
 
-def write_deterministic_checkpoint(variant: str, path: str | Path) -> Path:
+def write_deterministic_checkpoint(variant: str, path: str | Path, params: dict[str, Any] | None = None) -> Path:
     """Save ``variant``'s deterministic state dict as a plain ``torch.save`` file; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(deterministic_state_dict(variant), path)
+    torch.save(deterministic_state_dict(variant, params), path)
     return path

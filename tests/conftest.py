@@ -12,9 +12,13 @@ TESTS_DIR = Path(__file__).parent
 FIXTURES = TESTS_DIR / "fixtures"
 sys.path.insert(0, str(TESTS_DIR))
 
-from weight_rule import write_checkpoint  # noqa: E402
+from hear_byols.testing import write_deterministic_checkpoint  # noqa: E402
+from hear_byols.variants import variant_names  # noqa: E402
 
-BYOLS_VARIANTS = ("default", "resnetish34", "clstm", "cvt")
+#: Every variant, from the configs: tests parametrised over it cover a new variant on its own.
+ALL_VARIANTS = tuple(variant_names())
+#: Test checkpoints other than a variant's own config: ``name -> (variant, encoder params)``.
+CHECKPOINT_PARAMS = {"byola_d512": ("byola", {"n_mels": 64, "d": 512}), "byola_d2048": ("byola", None)}
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -37,12 +41,14 @@ def checkpoint_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def checkpoint_path(checkpoint_dir: Path):
-    """``checkpoint_path(manifest_name)``: a deterministic-weights checkpoint file, written once."""
+    """``checkpoint_path(name)``: a deterministic-weights checkpoint file of a variant (or of a
+    ``CHECKPOINT_PARAMS`` entry), written once."""
 
-    def make(manifest_name: str) -> Path:
-        path = checkpoint_dir / f"{manifest_name}.pth"
+    def make(name: str) -> Path:
+        path = checkpoint_dir / f"{name}.pth"
         if not path.exists():
-            write_checkpoint(manifest_name, path)
+            variant, params = CHECKPOINT_PARAMS.get(name, (name, None))
+            write_deterministic_checkpoint(variant, path, params)
         return path
 
     return make
@@ -60,3 +66,12 @@ def frontend():
     from hear_byols.variants import variant_spec
 
     return LogMelFrontend(variant_spec("default").frontend)
+
+
+@pytest.fixture(scope="session")
+def real_default512() -> Path:
+    """SERAB's real d=512 BYOL-S checkpoint, shipped in the repository's checkpoints/."""
+    from hear_byols.variants import variant_spec
+    from hear_byols.weights import package_checkpoints_dir
+
+    return package_checkpoints_dir() / variant_spec("default512").weight_files[0].filename

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from hear_byols.weights import registry
-from hear_byols.weights.registry import WeightFile, parse_registry
+from hear_byols.variants import WeightFile, parse_weights
 
 WEIGHTS_ENV_VARS = (
     "HEAR_BYOLS_WEIGHTS_DIR",
@@ -120,7 +120,8 @@ def weight_file_for(
         size=len(body) if with_size else None,
         sha256=hashlib.sha256(body).hexdigest() if with_sha256 else None,
         git_blob_sha1=hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest(),
-        licence="CC-BY-4.0",
+        licence="MIT",
+        licence_source="https://example.org/LICENSE",
         redistributable=True,
     )
 
@@ -137,7 +138,7 @@ def isolate_weights_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path
 def use_registry(
     monkeypatch: pytest.MonkeyPatch, files: list[WeightFile], note_variants: tuple[str, ...] = ()
 ) -> None:
-    """Replace the packaged registry with one holding ``files`` (validated like the real one)."""
+    """Replace the configs' weights registry with one holding ``files`` (validated like the real one)."""
     raw: dict[str, dict] = {name: {"files": [], "note": "none published"} for name in note_variants}
     for wf in files:
         entry = {
@@ -147,10 +148,11 @@ def use_registry(
             "sha256": wf.sha256,
             "git_blob_sha1": wf.git_blob_sha1,
             "licence": wf.licence,
+            "licence_source": wf.licence_source,
             "redistributable": wf.redistributable,
         }
         raw.setdefault(wf.variant, {"files": []})["files"].append(entry)
-    parsed = parse_registry({"variants": raw}, "test registry")
+    parsed = {name: registry.VariantWeights(*parse_weights(name, entry, "test registry")) for name, entry in raw.items()}
     monkeypatch.setattr(registry, "_registry", lambda: parsed)
 
 

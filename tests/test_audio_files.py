@@ -9,8 +9,8 @@ import soundfile as sf
 import soxr
 
 from audio_fixture import tone, write_audio, write_bad_files
-from hear_byols import audio_files
-from hear_byols.audio_files import TARGET_RATE, read_audio_16k, resampled_length
+from hear_byols.audio import files as audio_files
+from hear_byols.audio.files import TARGET_RATE, read_audio_16k, resampled_length
 from hear_byols.errors import AudioFileError, HearByolsError
 
 RATES = (8000, 22050, 44100, 48000)

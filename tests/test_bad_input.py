@@ -17,7 +17,7 @@ from hear_byols.errors import (
     InvalidModelError,
     InvalidOptionError,
 )
-from hear_byols.loading import model_from_checkpoint
+from hear_byols.checkpoint import model_from_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -6,42 +6,56 @@ import json
 import pytest
 import torch
 
+import hear_byols.byola
 import hear_byols.cvt
+import hear_byols.cvt_byols
 import hear_byols.default
-from conftest import BYOLS_VARIANTS, FIXTURES
+import hear_byols.default1024
+from conftest import ALL_VARIANTS, CHECKPOINT_PARAMS, FIXTURES
 from hear_byols.checkpoint import identify_variants
 from hear_byols.errors import CheckpointError, WrongVariantError
-from hear_byols.loading import model_from_checkpoint
-from weight_rule import deterministic_state_dict
+from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.testing import deterministic_state_dict
+from hear_byols.variants import variant_spec
 
 
-@pytest.mark.parametrize("variant", BYOLS_VARIANTS)
-def test_encoder_state_dict_equals_manifest(variant, checkpoint_path):
-    manifest = json.loads((FIXTURES / "manifests" / f"{variant}.json").read_text())
-    model = model_from_checkpoint(variant, checkpoint_path(variant))
+#: Manifest of the original state dict -> the test checkpoint that must match it.
+MANIFESTS = {
+    "default": "default",
+    "resnetish34": "resnetish34",
+    "clstm": "clstm",
+    "cvt": "cvt",
+    "byola_d512": "byola_d512",
+    "byola_d2048": "byola_d2048",
+}
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS)
+def test_encoder_state_dict_equals_manifest(manifest, checkpoint_path):
+    """Keys, shapes, dtypes and order of the original's state dicts (strict loading works)."""
+    data = json.loads((FIXTURES / "manifests" / f"{manifest}.json").read_text())
+    variant = CHECKPOINT_PARAMS.get(manifest, (manifest,))[0]
+    model = model_from_checkpoint(variant, checkpoint_path(MANIFESTS[manifest]))
     state = model.encoder.state_dict()
-    assert [[k, list(v.shape), str(v.dtype).removeprefix("torch.")] for k, v in state.items()] == manifest["entries"]
-    assert sum(p.numel() for p in model.encoder.parameters()) == manifest["param_count"]
-    assert sum(v.numel() for v in state.values()) == manifest["state_dict_numel"]
+    assert [[k, list(v.shape), str(v.dtype).removeprefix("torch.")] for k, v in state.items()] == data["entries"]
+    assert sum(p.numel() for p in model.encoder.parameters()) == data["param_count"]
+    assert len(state) == data["n_entries"]
+    if "state_dict_numel" in data:  # the BYOL-A manifests do not record it
+        assert sum(v.numel() for v in state.values()) == data["state_dict_numel"]
 
 
-@pytest.mark.parametrize("variant", BYOLS_VARIANTS)
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_weights_round_trip_bit_exactly(variant, checkpoint_path):
     model = model_from_checkpoint(variant, checkpoint_path(variant))
     for key, value in deterministic_state_dict(variant).items():
         assert torch.equal(model.encoder.state_dict()[key], value), key
 
 
-@pytest.mark.parametrize("variant", BYOLS_VARIANTS)
-def test_package_weight_rule_equals_the_fixture_rule(variant):
-    """hear_byols.testing (used by the CLI tests and the offline demo) builds its state dict from
-    the config's encoder: it must equal the manifest-driven rule entry for entry, bit for bit."""
-    from hear_byols.testing import deterministic_state_dict as package_rule
-
-    ours, fixture = package_rule(variant), deterministic_state_dict(variant)
-    assert list(ours) == list(fixture)
-    for key in fixture:
-        assert torch.equal(ours[key], fixture[key]), key
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
+def test_variant_config_matches_its_encoder(variant):
+    """The config's embedding size is what the encoder produces (the README table prints it)."""
+    spec = variant_spec(variant)
+    assert spec.build_encoder(meta=True).embedding_size == spec.embedding_size
 
 
 def test_model_state_dict_adds_no_frontend_entries(checkpoint_path):
@@ -86,9 +100,13 @@ def test_wrong_variant_is_named(checkpoint_path):
         hear_byols.cvt.load_model(str(checkpoint_path("resnetish34")))
 
 
-def test_audio_ntt_checkpoint_is_recognised_as_default_or_byola(checkpoint_path):
-    state = torch.load(checkpoint_path("default"), weights_only=True)
-    assert identify_variants(state) == ["byola", "default"]
+def test_audio_ntt_checkpoint_is_recognised_by_its_shapes(checkpoint_path):
+    """Fixed-width variants first; BYOL-A (any width) last."""
+    for variant in ("default", "default512", "default1024"):
+        state = torch.load(checkpoint_path(variant), weights_only=True)
+        assert identify_variants(state) == [variant, "byola"]
+    state = torch.load(checkpoint_path("cvt"), weights_only=True)
+    assert identify_variants(state) == ["cvt", "cvt_byols"]
 
 
 def test_unknown_state_dict(tmp_path):
@@ -129,3 +147,23 @@ def test_not_a_state_dict(tmp_path, payload):
     torch.save(payload, tmp_path / "odd.pth")
     with pytest.raises(CheckpointError, match="state dict"):
         hear_byols.cvt.load_model(str(tmp_path / "odd.pth"))
+
+
+def test_real_default512_file_names_its_module(real_default512):
+    """SERAB's d=512 file fits AudioNTT d=512 and BYOL-A's any-width AudioNTT: its hash says
+    it is BYOL-S, so BYOL-A's fixed normalisation is never silently applied to it."""
+    for module in (hear_byols.default, hear_byols.byola, hear_byols.default1024):
+        with pytest.raises(WrongVariantError, match=r"use hear_byols\.default512: hear_byols\.default512\.load_model"):
+            module.load_model(str(real_default512))
+
+
+def test_fine_tuned_file_of_another_width_names_the_modules_that_fit(checkpoint_path):
+    with pytest.raises(WrongVariantError, match=r"use hear_byols\.default1024: .*\(or hear_byols\.byola"):
+        hear_byols.default.load_model(str(checkpoint_path("default1024")))
+    assert hear_byols.byola.load_model(str(checkpoint_path("default1024"))).scene_embedding_size == 1024
+
+
+def test_an_architecture_twin_loads_in_either_module(checkpoint_path):
+    """cvt and cvt_byols share the CvT 64/256/512 architecture: a file that is not an official
+    one cannot be told apart, so both modules accept it."""
+    assert hear_byols.cvt_byols.load_model(str(checkpoint_path("cvt"))).variant == "cvt_byols"

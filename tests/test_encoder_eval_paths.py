@@ -1,10 +1,12 @@
-"""Encoders' eval-mode fast paths compute what their module trees compute."""
+"""The eval-mode fast paths (hear_byols.encoders.fast) compute what the module trees compute."""
 from __future__ import annotations
 
 import pytest
 import torch
 
+from hear_byols.encoders import fast
 from hear_byols.encoders.audio_ntt import AudioNTT2020
+from hear_byols.encoders.fast import audio_ntt as fast_audio_ntt
 
 
 @pytest.mark.parametrize("n_frames", [8, 101, 1001, 37])
@@ -21,19 +23,23 @@ def test_audio_ntt_eval_features_equal_the_module_tree(n_frames: int) -> None:
     log_mel = torch.randn(3, 1, 64, n_frames)
     with torch.inference_mode():
         expected = encoder.features(log_mel)
-        got = encoder._eval_features(log_mel)
+        got = fast_audio_ntt.eval_features(encoder, log_mel)
     assert got.shape == expected.shape
     assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
 
 
-def test_audio_ntt_training_mode_uses_the_module_tree() -> None:
+def test_training_mode_uses_the_module_tree() -> None:
     """Training needs batch statistics: the folded path is only for eval mode."""
     encoder = AudioNTT2020(n_mels=64, d=512).train()
     log_mel = torch.randn(2, 1, 64, 16)
-    torch.manual_seed(1)
-    features = encoder.time_features(log_mel)
+    features = fast.time_features(encoder, log_mel)
     assert features.requires_grad
     assert features.shape == (2, 2, 512)
+    assert not fast.shares_overlapping_frames(encoder)
+    torch.manual_seed(1)
+    expected = encoder(log_mel)
+    torch.manual_seed(1)  # same dropout mask
+    assert torch.equal(fast.encode(encoder, log_mel), expected)
 
 
 @pytest.mark.parametrize(
@@ -51,10 +57,10 @@ def test_audio_ntt_overlapping_frames_equal_frame_by_frame(step: int, width: int
     if edge_width:  # the frames' own edge columns (their STFT reflects at the frame's ends)
         frames[..., :edge_width] = torch.randn(2, count, 64, edge_width, generator=generator)
         frames[..., width - edge_width :] = torch.randn(2, count, 64, edge_width, generator=generator)
-    assert encoder.shares_overlapping_frames
+    assert fast.shares_overlapping_frames(encoder)
     with torch.inference_mode():
         expected = encoder(frames.flatten(0, 1).unsqueeze(1)).unflatten(0, (2, count))
-        got = encoder.overlapping_frame_embeddings(span, frames, step, edge_width)
+        got = fast.overlapping_frame_embeddings(encoder, span, frames, step, edge_width)
     assert got.shape == expected.shape
     assert (got - expected).abs().max() <= 1e-6 * expected.abs().max()
 
@@ -69,9 +75,9 @@ def test_timestamps_with_shared_frames_equal_materialized(
     """The whole exact timestamp path (shared STFT + shared encoder work) against materialised
     frames, for hops other than the goldens' 50 ms, for BYOL-A's wider STFT window, and for a
     clip long enough (21.5 s) that the shared STFT is built in several segments."""
-    from hear_byols.loading import model_from_checkpoint
+    from hear_byols.checkpoint import model_from_checkpoint
     from hear_byols.testing import write_deterministic_checkpoint
-    from hear_byols.timestamps import timestamp_embeddings
+    from hear_byols.timestamps.exact import timestamp_embeddings
 
     path = checkpoint_dir / f"eval-paths-{variant}.pth"
     if not path.exists():
@@ -84,16 +90,29 @@ def test_timestamps_with_shared_frames_equal_materialized(
 
 
 @pytest.mark.parametrize("n_columns", [8 * 512, 8 * 512 + 7, 8 * 1100 + 3, 8 * 1537])
-def test_audio_ntt_long_inputs_in_windows_equal_one_pass(monkeypatch: pytest.MonkeyPatch, n_columns: int) -> None:
+def test_audio_ntt_long_inputs_in_windows_equal_one_pass(n_columns: int) -> None:
     """Long clips are encoded in overlapping windows (bounded memory) with the same steps."""
-    import hear_byols.encoders.audio_ntt as audio_ntt
-
     torch.manual_seed(2)
     encoder = AudioNTT2020(n_mels=64, d=128).eval()
     log_mel = torch.randn(2, 1, 64, n_columns)
     with torch.inference_mode():
-        windowed = encoder.time_features(log_mel)
-        monkeypatch.setattr(audio_ntt, "STEPS_PER_WINDOW", 10**9)
-        whole = encoder.time_features(log_mel)
+        windowed = fast.time_features(encoder, log_mel)
+        whole = encoder.time_features(log_mel)  # the reference module tree, one pass
     assert windowed.shape == whole.shape == (2, n_columns // 8, 128)
     assert (windowed - whole).abs().max() <= 1e-6 * whole.abs().max()
+
+
+@pytest.mark.parametrize("variant", ["default", "cvt", "resnetish34", "clstm"])
+def test_fast_encode_equals_the_module_tree(variant: str) -> None:
+    """What inference calls (``fast.encode``) against the reference-shaped ``encoder(x)``."""
+    from hear_byols.testing import deterministic_state_dict
+    from hear_byols.variants import variant_spec
+
+    encoder = variant_spec(variant).build_encoder()
+    encoder.load_state_dict(deterministic_state_dict(variant))
+    log_mel = torch.randn(2, 1, 64, 96, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        expected = encoder(log_mel)
+        got = fast.encode(encoder, log_mel)
+    assert fast.pools_over_time(encoder) == (variant != "clstm")
+    assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()

@@ -5,7 +5,7 @@ import itertools
 
 import torch
 
-from hear_byols.framing import PaddedAudio, frame_grid, frames_view, pad_for_frames
+from hear_byols.timestamps.framing import PaddedAudio, frame_grid, frames_view, pad_for_frames
 
 
 def test_padded_audio_reads_like_an_explicit_zero_padded_copy() -> None:

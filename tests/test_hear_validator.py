@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-VALIDATED = ["default", "resnetish34", "clstm", "cvt"]
+from conftest import ALL_VARIANTS
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", VALIDATED)
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
 def test_hear_validator_passes(variant, checkpoint_path):
     validator = shutil.which("hear-validator", path=str(Path(sys.executable).parent))
     assert validator, "hear-validator is not installed: run `make install-eval`"
@@ -27,7 +27,9 @@ def test_hear_validator_passes(variant, checkpoint_path):
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
-    # hear-validator's last line once every check (load, sample rate, sizes, both embeddings) passed
-    assert output.rstrip().endswith("Looks good!"), output[-3000:]
+    # hear-validator's verdict once every check (load, sample rate, sizes, both embeddings) passed:
+    # judged on its own stdout, because TensorFlow may print start-up lines (oneDNN on AVX-512
+    # hosts) on stderr after it, before absl logging can silence them
+    assert result.stdout.rstrip().splitlines()[-1] == "Looks good!", output[-3000:]
     for check in ("Checking get_timestamp_embeddings", "Checking get_scene_embeddings"):
-        assert check in output, output[-3000:]
+        assert check in result.stdout, output[-3000:]

@@ -6,6 +6,7 @@ import copy
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hear_byols.errors import CheckpointError, ChecksumError, InvalidOptionError
 from hear_byols.weights import (
@@ -19,16 +20,20 @@ from hear_byols.weights import (
     variant_note,
     verify_file,
 )
-from hear_byols.weights.registry import parse_registry
+from hear_byols.variants import configs_dir, parse_variant, parse_weights, variant_names, variant_spec
+from hear_byols.weights.registry import VariantWeights, check_unique_filenames
 from http_fixture import weight_file_for
 
-SERAB = "https://github.com/GasserElbanna/serab-byols/raw/main/checkpoints/"
+SERAB_BYOLS = "https://github.com/GasserElbanna/serab-byols/raw/main/checkpoints/"
+SERAB = "https://github.com/Neclow/SERAB/raw/main/SERAB/checkpoints/"
+SERAB_LICENCE = "https://github.com/Neclow/SERAB/blob/main/LICENSE"
 BYOLA = "https://github.com/nttcslab/byol-a/raw/master/pretrained_weights/"
 
 
-def test_registry_is_package_data_and_lists_every_variant() -> None:
-    assert (package_checkpoints_dir() / "registry.yaml").is_file()
-    assert registry_variants() == ["default", "resnetish34", "clstm", "cvt", "byola"]
+def test_registry_lists_every_variant_from_its_config() -> None:
+    assert not (package_checkpoints_dir() / "registry.yaml").exists()  # one definition: the configs
+    assert registry_variants() == variant_names()
+    assert {"default", "default512", "default1024", "cvt", "cvt_byols"} <= set(registry_variants())
 
 
 def test_default_is_the_file_hear_2021_scored() -> None:
@@ -39,10 +44,38 @@ def test_default_is_the_file_hear_2021_scored() -> None:
     assert wf.size == 21_297_232
     assert wf.git_blob_sha1 == "04fb26805f52db1af541b2186d1fc1a9ce86e4c7"
     assert wf.urls == (
-        SERAB + wf.filename,
+        SERAB_BYOLS + wf.filename,
         "https://zenodo.org/record/6332525/files/hear2021-serab_byols.pth",
     )
-    assert (wf.licence, wf.redistributable) == ("CC-BY-4.0", True)
+    assert (wf.licence, wf.redistributable) == ("MIT", True)
+    assert wf.licence_source == "https://github.com/GasserElbanna/serab-byols/blob/main/LICENSE"
+
+
+def test_serab_files_are_registered_with_their_git_blobs() -> None:
+    """The values of SERAB's checkpoint table (shared weights README); MIT, SERAB's LICENSE."""
+    expected = {
+        "default512": ["f4283f224c40a869e7bed9fd64316342ee2809c7"],
+        "default1024": ["f5bcd923cf11ff279f155ba80c73547c10359fa5"],
+        "cvt_byols": ["416d2594c36826bff3964ff4f13bebddc506b85f", "5df63f41a145784978d69b7998e0269ea86f2308"],
+    }
+    for variant, blobs in expected.items():
+        files = registry_entries(variant)
+        assert [wf.git_blob_sha1 for wf in files] == blobs
+        for wf in files:
+            assert wf.urls == (SERAB + wf.filename,)
+            assert (wf.licence, wf.licence_source, wf.redistributable) == ("MIT", SERAB_LICENCE, True)
+    assert "bs256" in registry_entries("cvt_byols")[0].filename  # the batch-256 file is the default
+    d512 = default_weight_file("default512")
+    assert d512 is not None
+    assert (d512.size, d512.sha256) == (2_409_434, "449f5d0dc6b6fa8433d5e43769097520d3bc0fdae88977a7ac29e2e72ca51b52")
+
+
+def test_shipped_default512_file_verifies(real_default512: Path) -> None:
+    wf = default_weight_file("default512")
+    assert wf is not None and real_default512.name == wf.filename
+    verify_file(real_default512, wf)  # size and sha256
+    assert git_blob_sha1_of(real_default512) == wf.git_blob_sha1
+    assert (real_default512.parent / "LICENSE-SERAB").read_text().startswith("MIT License")
 
 
 def test_resnetish34_and_cvt_values() -> None:
@@ -58,7 +91,7 @@ def test_resnetish34_and_cvt_values() -> None:
     assert (cvt.sha256, cvt.size) == (None, None)
     assert cvt.git_blob_sha1 == "74a0ba6607277e6afc57c444752735e974de0f80"
     for wf in (resnet, cvt):
-        assert wf.urls == (SERAB + wf.filename,)
+        assert wf.urls == (SERAB_BYOLS + wf.filename,)
 
 
 def test_byola_files_are_ordered_and_not_redistributable() -> None:
@@ -87,7 +120,7 @@ def test_find_weight_file_by_name() -> None:
 
 def test_unknown_variant_lists_known_ones() -> None:
     with pytest.raises(
-        InvalidOptionError, match=r"unknown variant 'bogus'.*default, resnetish34, clstm, cvt, byola"
+        InvalidOptionError, match=r"unknown variant 'bogus'.*byola, clstm, cvt, cvt_byols, default, default1024, default512, resnetish34"
     ):
         registry_entries("bogus")
 
@@ -98,7 +131,8 @@ _GOOD_FILE = {
     "size": 10,
     "sha256": "0" * 64,
     "git_blob_sha1": None,
-    "licence": "CC-BY-4.0",
+    "licence": "MIT",
+    "licence_source": "https://example.invalid/LICENSE",
     "redistributable": True,
 }
 
@@ -120,18 +154,28 @@ _GOOD_FILE = {
 )
 def test_invalid_registry_entries_are_named(change: dict, message: str) -> None:
     entry = {**_GOOD_FILE, **change}
-    with pytest.raises(
-        CheckpointError, match=r"invalid weights registry test: variants\.v\.files\[0\].*" + message
-    ):
-        parse_registry({"variants": {"v": {"files": [entry]}}}, "test")
+    with pytest.raises(CheckpointError, match=r"invalid variant definition test: weights\.files\[0\].*" + message):
+        parse_weights("v", {"files": [entry]}, "test")
 
 
 def test_registry_rejects_duplicates_and_silent_empty_variants() -> None:
-    twice = {"variants": {"v": {"files": [_GOOD_FILE]}, "w": {"files": [copy.deepcopy(_GOOD_FILE)]}}}
-    with pytest.raises(CheckpointError, match="'a.pth' is listed twice"):
-        parse_registry(twice, "test")
+    with pytest.raises(CheckpointError, match="a file is listed twice"):
+        parse_weights("v", {"files": [_GOOD_FILE, copy.deepcopy(_GOOD_FILE)]}, "test")
+    files, _ = parse_weights("v", {"files": [_GOOD_FILE]}, "test")
+    twins = {name: VariantWeights(parse_weights(name, {"files": [_GOOD_FILE]}, "test")[0], None) for name in "vw"}
+    with pytest.raises(CheckpointError, match="'a.pth' is listed by both v and w"):
+        check_unique_filenames(twins)
     with pytest.raises(CheckpointError, match="without files needs a `note`"):
-        parse_registry({"variants": {"v": {"files": []}}}, "test")
+        parse_weights("v", {"files": []}, "test")
+
+
+def test_variant_definitions_are_validated(tmp_path: Path) -> None:
+    raw = yaml.safe_load((configs_dir() / "default512.yaml").read_text())
+    assert parse_variant(raw, str(tmp_path / "default512.yaml")) == variant_spec("default512")
+    with pytest.raises(CheckpointError, match=r"name: 'default512' differs from the file name 'other'"):
+        parse_variant(raw, str(tmp_path / "other.yaml"))
+    with pytest.raises(CheckpointError, match=r"missing keys \['weights'\]"):
+        parse_variant({k: v for k, v in raw.items() if k != "weights"}, "test")
 
 
 def test_hashes_match_git_and_sha256sum(tmp_path: Path) -> None:

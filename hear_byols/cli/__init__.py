@@ -13,8 +13,9 @@ from pathlib import Path
 
 import torch
 
-from hear_byols.api import TIMESTAMP_HOP_SIZE_MS, TIMESTAMP_MODES
-from hear_byols.audio_files import AUDIO_EXTENSIONS
+from hear_byols.api import TIMESTAMP_MODES
+from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
+from hear_byols.audio.files import AUDIO_EXTENSIONS
 from hear_byols.errors import HearByolsError, InvalidOptionError, UsageError
 from hear_byols.normalization import parse_normalization
 from hear_byols.variants import variant_names
@@ -75,8 +76,8 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
     embed.add_argument("--weights", default="", metavar="FILE", help="checkpoint file (default: the official weights)")
     embed.add_argument("--out", type=Path, default=Path("embeddings"), metavar="DIR", help="output directory (default: embeddings)")
     embed.add_argument("--timestamps", action="store_true", help="timestamp embeddings (T, D) instead of one (D,) vector")
-    embed.add_argument("--hop", type=_positive_ms, default=TIMESTAMP_HOP_SIZE_MS, metavar="MS",
-                       help=f"timestamp hop in ms (default {TIMESTAMP_HOP_SIZE_MS:g})")
+    embed.add_argument("--hop", type=_positive_ms, default=DEFAULT_HOP_SIZE_MS, metavar="MS",
+                       help=f"timestamp hop in ms (default {DEFAULT_HOP_SIZE_MS:g})")
     embed.add_argument("--timestamp-mode", choices=list(TIMESTAMP_MODES), default="exact",
                        help="exact (the reference numbers, default) or sliding (faster, approximate)")
     embed.add_argument("--normalization", type=_normalization, default=None, metavar="reference|per_clip|MEAN,STD",

@@ -16,9 +16,8 @@ import torch
 
 import hear_byols
 from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
-from hear_byols.audio_files import RESAMPLE_QUALITY, TARGET_RATE, read_audio_16k
-from hear_byols.audio_input import check_min_samples
-from hear_byols.cli.atomic import save_npy
+from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE, read_audio_16k
+from hear_byols.atomic import save_npy
 from hear_byols.cli.index import (
     FAILED,
     SKIPPED,
@@ -141,7 +140,7 @@ def _embed(model: ByolsModel, samples: np.ndarray, options: EmbedOptions) -> lis
     if options.timestamps:
         embeddings, timestamps = get_timestamp_embeddings(clip, model, hop_size=options.hop_ms)
         return [embeddings[0].cpu().numpy(), timestamps[0].cpu().numpy()]
-    check_min_samples(len(samples), "the audio (at 16 kHz)", model.min_samples, model.sample_rate, model.variant)
+    model.require_samples(len(samples), "the audio (at 16 kHz)")
     return [get_scene_embeddings(clip, model)[0].cpu().numpy()]
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hear_byols.cli.atomic import atomic_write
+from hear_byols.atomic import atomic_write
 from hear_byols.errors import UsageError
 
 INDEX_NAME = "index.json"

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hear_byols.audio_files import AUDIO_EXTENSIONS
+from hear_byols.audio.files import AUDIO_EXTENSIONS
 from hear_byols.errors import UsageError
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from hear_byols.audio_files import audio_duration_s
+from hear_byols.audio.files import audio_duration_s
 from hear_byols.cli.index import FAILED
 from hear_byols.cli.inputs import InputFile
 

@@ -10,7 +10,6 @@ class CLSTM(Encoder):
     """Module tree (``conv.*``, ``bilstm.*``, ``fc_final.*``) identical to the reference's."""
 
     min_frames = 10  # 9x9 conv, pool, (4,3) conv, pool must leave one time step
-    poolable = False  # the embedding is the last recurrent state, not a pooled sequence
 
     def __init__(self) -> None:
         super().__init__()

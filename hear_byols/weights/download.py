@@ -12,7 +12,6 @@ import contextlib
 import http.client
 import os
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from typing import IO
 from filelock import FileLock, Timeout
 from tqdm import tqdm
 
+from hear_byols.atomic import atomic_write
 from hear_byols.errors import ChecksumError, DownloadError, WeightsUnavailableError
 from hear_byols.weights.env import (
     CACHE_DIR_ENV,
@@ -32,7 +32,7 @@ from hear_byols.weights.env import (
     offline_mode,
 )
 from hear_byols.weights.hashing import find_mismatch
-from hear_byols.weights.registry import WeightFile
+from hear_byols.variants import WeightFile
 
 #: Generous: another process may be fetching 85 MB over a slow link.
 LOCK_TIMEOUT_S = 30 * 60
@@ -91,20 +91,13 @@ def _download_from_first_working(wf: WeightFile, final: Path, urls: list[str], p
 
 def _fetch(url: str, final: Path, wf: WeightFile, progress: bool | None) -> None:
     """Download ``url`` to a ``.part`` file, verify it, rename it to ``final``; never leave the part."""
-    out = tempfile.NamedTemporaryFile(dir=final.parent, prefix=final.name + ".", suffix=".part", delete=False)
-    part = Path(out.name)
-    try:
-        with out:
-            _stream(url, out, wf.filename, wf.size, progress)
+
+    def check(part: Path) -> None:
         mismatch = find_mismatch(part, wf)
         if mismatch is not None:
-            raise ChecksumError(
-                f"{url}: served a file that is not the official {wf.filename} ({mismatch}); discarded"
-            )
-        part.chmod(0o644)  # temporary files are created private; a cache file is an ordinary download
-        os.replace(part, final)
-    finally:
-        part.unlink(missing_ok=True)
+            raise ChecksumError(f"{url}: served a file that is not the official {wf.filename} ({mismatch}); discarded")
+
+    atomic_write(final, lambda out: _stream(url, out, wf.filename, wf.size, progress), check=check, suffix=".part")
 
 
 def _stream(url: str, out: IO[bytes], filename: str, size: int | None, progress: bool | None) -> None:

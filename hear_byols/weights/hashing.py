@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hear_byols.errors import ChecksumError
-from hear_byols.weights.registry import WeightFile
+from hear_byols.variants import WeightFile
 
 _CHUNK = 1 << 20
 

@@ -1,54 +1,27 @@
-"""The registry of official weight files (``checkpoints/registry.yaml``), parsed and checked.
-
-The YAML is the single place where file names, URLs, sizes and hashes are written; it is
-validated once on first use so a typo in a hash fails loudly instead of rejecting every
-download as corrupt.
-"""
+"""The registry of official weight files: a view over the ``weights:`` sections of the
+variant definitions (``configs/<variant>.yaml``), so file names, URLs, sizes and hashes are
+written in one place only."""
 
 from __future__ import annotations
 
-import functools
-import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import yaml
 
 from hear_byols.errors import CheckpointError, InvalidOptionError
-from hear_byols.resources import package_data_dir
+from hear_byols.variants import WeightFile, variant_names, variant_spec
 
-_HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "git_blob_sha1": re.compile(r"[0-9a-f]{40}")}
-_FILE_KEYS = {"filename", "urls", "size", "sha256", "git_blob_sha1", "licence", "redistributable"}
-
-
-@dataclass(frozen=True)
-class WeightFile:
-    """One official weight file: where to get it and how to recognise it."""
-
-    variant: str
-    filename: str
-    urls: tuple[str, ...]
-    size: int | None
-    sha256: str | None
-    git_blob_sha1: str | None
-    licence: str
-    redistributable: bool
+__all__ = ["WeightFile", "default_weight_file", "find_weight_file", "registry_entries", "registry_variants", "variant_note"]
 
 
 @dataclass(frozen=True)
-class _VariantEntry:
+class VariantWeights:
+    """The official files of one variant (default first) and its remark, if any."""
+
     files: tuple[WeightFile, ...]
     note: str | None
 
 
-def registry_path() -> Path:
-    """Where ``registry.yaml`` lives (installed package data, or the source tree's folder)."""
-    return package_data_dir("checkpoints") / "registry.yaml"
-
-
 def registry_variants() -> list[str]:
-    """Variant names the registry knows, in registry order."""
+    """Variant names the registry knows (every variant has an entry, maybe without files)."""
     return list(_registry())
 
 
@@ -77,95 +50,28 @@ def variant_note(variant: str) -> str | None:
     return _entry(variant).note
 
 
-def _entry(variant: str) -> _VariantEntry:
+def _entry(variant: str) -> VariantWeights:
     registry = _registry()
     if variant not in registry:
         raise InvalidOptionError(f"unknown variant {variant!r}; known variants: {', '.join(registry)}")
     return registry[variant]
 
 
-@functools.cache
-def _registry() -> dict[str, _VariantEntry]:
-    path = registry_path()
-    with open(path, encoding="utf-8") as fh:
-        return parse_registry(yaml.safe_load(fh), str(path))
-
-
-def parse_registry(raw: Any, source: str) -> dict[str, _VariantEntry]:
-    """Validate the loaded YAML of a registry; ``source`` names it in error messages."""
-    variants = _require(raw, dict, source, "top level").get("variants")
-    variants = _require(variants, dict, source, "variants")
-    registry = {str(name): _parse_variant(str(name), entry, source) for name, entry in variants.items()}
-    seen: set[str] = set()
-    for entry in registry.values():
-        for wf in entry.files:
-            if wf.filename in seen:
-                raise _invalid(source, f"variants.{wf.variant}", f"file {wf.filename!r} is listed twice")
-            seen.add(wf.filename)
+def _registry() -> dict[str, VariantWeights]:
+    specs = [variant_spec(name) for name in variant_names()]
+    registry = {spec.name: VariantWeights(spec.weight_files, spec.weights_note) for spec in specs}
+    check_unique_filenames(registry)
     return registry
 
 
-def _parse_variant(name: str, raw: Any, source: str) -> _VariantEntry:
-    where = f"variants.{name}"
-    raw = _require(raw, dict, source, where)
-    files = _require(raw.get("files"), list, source, f"{where}.files")
-    note = raw.get("note")
-    if note is not None:
-        note = _require(note, str, source, f"{where}.note")
-    if not files and not note:
-        raise _invalid(source, where, "a variant without files needs a `note` saying why")
-    parsed = tuple(_parse_file(name, item, source, f"{where}.files[{i}]") for i, item in enumerate(files))
-    return _VariantEntry(files=parsed, note=note)
-
-
-def _parse_file(variant: str, raw: Any, source: str, where: str) -> WeightFile:
-    raw = _require(raw, dict, source, where)
-    unknown = set(raw) - _FILE_KEYS
-    missing = _FILE_KEYS - set(raw)
-    if unknown or missing:
-        raise _invalid(
-            source,
-            where,
-            f"keys must be {sorted(_FILE_KEYS)}; missing {sorted(missing)}, unknown {sorted(unknown)}",
-        )
-    filename = _require(raw["filename"], str, source, f"{where}.filename")
-    if not filename or "/" in filename or "\\" in filename:
-        raise _invalid(source, f"{where}.filename", f"expected a bare file name, found {filename!r}")
-    urls = _require(raw["urls"], list, source, f"{where}.urls")
-    if not urls or not all(isinstance(u, str) and re.match(r"(https?|file)://", u) for u in urls):
-        raise _invalid(source, f"{where}.urls", f"expected a non-empty list of URLs, found {urls!r}")
-    size = raw["size"]
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size <= 0):
-        raise _invalid(source, f"{where}.size", f"expected a positive byte count or null, found {size!r}")
-    hashes = {key: _parse_hex(raw[key], key, source, f"{where}.{key}") for key in _HEX}
-    if not any(hashes.values()):
-        raise _invalid(source, where, "needs sha256 or git_blob_sha1, or the file could never be verified")
-    return WeightFile(
-        variant=variant,
-        filename=filename,
-        urls=tuple(urls),
-        size=size,
-        sha256=hashes["sha256"],
-        git_blob_sha1=hashes["git_blob_sha1"],
-        licence=_require(raw["licence"], str, source, f"{where}.licence"),
-        redistributable=_require(raw["redistributable"], bool, source, f"{where}.redistributable"),
-    )
-
-
-def _parse_hex(value: Any, kind: str, source: str, where: str) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str) or not _HEX[kind].fullmatch(value):
-        length = 64 if kind == "sha256" else 40
-        raise _invalid(source, where, f"expected {length} lowercase hex characters or null, found {value!r}")
-    return value
-
-
-def _require(value: Any, kind: type, source: str, where: str) -> Any:
-    if not isinstance(value, kind):
-        raise _invalid(source, where, f"expected a {kind.__name__}, found {type(value).__name__} {value!r}")
-    return value
-
-
-def _invalid(source: str, where: str, problem: str) -> CheckpointError:
-    return CheckpointError(f"invalid weights registry {source}: {where}: {problem} (fix the YAML file)")
+def check_unique_filenames(registry: dict[str, VariantWeights]) -> None:
+    """A file name belongs to one variant: it is how a cached or mirrored file is found."""
+    owner: dict[str, str] = {}
+    for name, entry in registry.items():
+        for wf in entry.files:
+            if wf.filename in owner:
+                raise CheckpointError(
+                    f"invalid variant definitions: {wf.filename!r} is listed by both {owner[wf.filename]} "
+                    f"and {name} (fix configs/{name}.yaml)"
+                )
+            owner[wf.filename] = name

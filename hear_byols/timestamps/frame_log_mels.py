@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from hear_byols.framing import FrameGrid, PaddedAudio, frames_view
+from hear_byols.timestamps.framing import FrameGrid, PaddedAudio, frames_view
 from hear_byols.frontend import LogMelFrontend
 
 

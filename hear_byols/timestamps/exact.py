@@ -12,10 +12,17 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hear_byols.audio_input import as_clip_groups, check_min_samples
+from hear_byols.audio.validation import as_clip_groups
 from hear_byols.errors import InvalidAudioError, InvalidOptionError
-from hear_byols.frame_log_mels import MaterializedFrames, SharedStftFrames, frame_log_mels
-from hear_byols.framing import FrameGrid, frame_grid, pad_for_frames
+from hear_byols.timestamps.frame_log_mels import MaterializedFrames, SharedStftFrames, frame_log_mels
+from hear_byols.encoders.fast import overlapping_frame_embeddings, shares_overlapping_frames
+from hear_byols.timestamps.framing import (
+    DEFAULT_FRAME_DURATION_MS,
+    DEFAULT_HOP_SIZE_MS,
+    FrameGrid,
+    frame_grid,
+    pad_for_frames,
+)
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import FIXED, Moments, apply_stats, timestamp_stats
 
@@ -32,8 +39,8 @@ FRAME_METHODS = ("auto", "shared_stft", "materialized")
 def timestamp_embeddings(
     model: ByolsModel,
     audio: Any,
-    frame_duration: float = 1000.0,
-    hop_size: float = 50.0,
+    frame_duration: float = DEFAULT_FRAME_DURATION_MS,
+    hop_size: float = DEFAULT_HOP_SIZE_MS,
     *,
     frame_method: str = "auto",
     frames_per_forward: int = FRAMES_PER_FORWARD,
@@ -46,7 +53,7 @@ def timestamp_embeddings(
     model.to(device)
     with torch.inference_mode():
         frames = frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid, frame_method)
-        share = isinstance(frames, SharedStftFrames) and model.encoder.shares_overlapping_frames
+        share = isinstance(frames, SharedStftFrames) and shares_overlapping_frames(model.encoder)
         # a chunk holds `count` frames of every clip: keep the total per forward pass bounded
         per_forward = SHARED_FRAMES_PER_FORWARD if share else frames_per_forward
         chunks = frame_chunks(grid.n_frames, max(1, per_forward // n_clips))
@@ -56,8 +63,8 @@ def timestamp_embeddings(
             log_mels = apply_stats(frames.chunk(first, count), means, stds)  # (b, count, n_mels, T)
             if share:
                 span = apply_stats(frames.span(first, count), means, stds)
-                embeddings = model.encoder.overlapping_frame_embeddings(
-                    span, log_mels, frames.columns_per_step, frames.edge_width
+                embeddings = overlapping_frame_embeddings(
+                    model.encoder, span, log_mels, frames.columns_per_step, frames.edge_width
                 )
             else:
                 embeddings = model(log_mels.flatten(0, 1)).unflatten(0, (n_clips, count))
@@ -77,8 +84,7 @@ def timestamp_batch(model: ByolsModel, audio: Any, frame_duration: float, hop_si
         )
     batch = groups[0].audio
     grid = frame_grid(batch.shape[1], model.sample_rate, float(frame_duration), float(hop_size))
-    what = f"a frame of frame_duration={frame_duration} ms"
-    check_min_samples(grid.frame_size, what, model.min_samples, model.sample_rate, model.variant)
+    model.require_samples(grid.frame_size, f"a frame of frame_duration={frame_duration} ms")
     return batch, grid
 
 

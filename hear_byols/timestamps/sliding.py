@@ -15,17 +15,22 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hear_byols.encoders.fast import pools_over_time, time_features
 from hear_byols.errors import InvalidOptionError
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats
-from hear_byols.timestamps import exact_timestamp_stats, timestamp_batch
+from hear_byols.timestamps.exact import exact_timestamp_stats, timestamp_batch
+from hear_byols.timestamps.framing import DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS, MS_PER_SECOND
 
 
 def sliding_timestamp_embeddings(
-    model: ByolsModel, audio: Any, frame_duration: float = 1000.0, hop_size: float = 50.0
+    model: ByolsModel,
+    audio: Any,
+    frame_duration: float = DEFAULT_FRAME_DURATION_MS,
+    hop_size: float = DEFAULT_HOP_SIZE_MS,
 ) -> tuple[Tensor, Tensor]:
     """Same shapes and timestamps as the exact path, from one encoder pass per clip."""
-    if not model.encoder.poolable:
+    if not pools_over_time(model.encoder):
         raise InvalidOptionError(
             f"timestamp_mode='sliding' needs an encoder that pools over time; hear_byols.{model.variant}'s "
             "embedding is the last recurrent state: use timestamp_mode='exact'"
@@ -33,11 +38,11 @@ def sliding_timestamp_embeddings(
     batch, grid = timestamp_batch(model, audio, frame_duration, hop_size)
     n_clips, device = batch.shape[0], batch.device
     model.to(device)
-    hop_ms = 1000.0 * model.spec.frontend.hop_length / model.sample_rate
+    hop_ms = MS_PER_SECOND * model.spec.frontend.hop_length / model.sample_rate
     with torch.inference_mode():
         means, stds = exact_timestamp_stats(model, batch, grid)
         log_mel = apply_stats(model.frontend(batch), means, stds)
-        features = model.encoder.time_features(log_mel.unsqueeze(1))  # (b, T', D)
+        features = time_features(model.encoder, log_mel.unsqueeze(1))  # (b, T', D)
         ms_per_step = hop_ms * log_mel.shape[-1] / features.shape[1]
         timestamps = grid.timestamps_ms()
         out = torch.empty(n_clips, grid.n_frames, features.shape[-1], device=device)

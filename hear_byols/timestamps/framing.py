@@ -14,6 +14,11 @@ from torch import Tensor
 
 from hear_byols.errors import InvalidOptionError
 
+#: serab-byols' timestamp framing (milliseconds): 1 s frames every 50 ms.
+DEFAULT_FRAME_DURATION_MS = 1000.0
+DEFAULT_HOP_SIZE_MS = 50.0
+MS_PER_SECOND = 1000.0
+
 
 @dataclass(frozen=True)
 class FrameGrid:
@@ -44,7 +49,7 @@ class FrameGrid:
     def timestamps_ms(self) -> Tensor:
         """Frame centres in milliseconds, float32 ``(n_frames,)``."""
         return torch.tensor(
-            [k * self.step / self.sample_rate * 1000.0 for k in range(self.n_frames)], dtype=torch.float32
+            [k * self.step / self.sample_rate * MS_PER_SECOND for k in range(self.n_frames)], dtype=torch.float32
         )
 
 
@@ -54,14 +59,14 @@ def frame_grid(n_samples: int, sample_rate: int, frame_duration_ms: float, hop_s
         raise InvalidOptionError(f"frame_duration={frame_duration_ms!r} ms must be a positive number")
     if not (math.isfinite(hop_size_ms) and hop_size_ms > 0):
         raise InvalidOptionError(f"hop_size={hop_size_ms!r} ms must be a positive number")
-    frame_size_exact = frame_duration_ms / 1000.0 * sample_rate
+    frame_size_exact = frame_duration_ms / MS_PER_SECOND * sample_rate
     frame_size = round(frame_size_exact)
     if abs(frame_size - frame_size_exact) > 1e-6:
         raise InvalidOptionError(
             f"frame_duration={frame_duration_ms} ms is {frame_size_exact} samples at {sample_rate} Hz; "
             "choose a duration that is a whole number of samples (e.g. 1000 ms)"
         )
-    step = hop_size_ms / 1000.0 * sample_rate
+    step = hop_size_ms / MS_PER_SECOND * sample_rate
     padded = n_samples + frame_size
     starts = []
     k = 0

@@ -102,12 +102,3 @@ def as_clip_groups(audio: Any) -> tuple[list[ClipGroup], int, torch.device]:
         _check_values(group.audio, f"audio clip(s) {group.indices}")
     return groups, n_clips, device
 
-
-def check_min_samples(n_samples: int, what: str, min_samples: int, sample_rate: int, variant: str) -> None:
-    """Reject inputs too short for the STFT or for the encoder's pooling stages."""
-    if n_samples < min_samples:
-        raise InvalidAudioError(
-            f"{what} has {n_samples} samples ({1000 * n_samples / sample_rate:.1f} ms); "
-            f"hear_byols.{variant} needs at least {min_samples} samples "
-            f"({1000 * min_samples / sample_rate:.1f} ms) at {sample_rate} Hz: zero-pad short clips"
-        )

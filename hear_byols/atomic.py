@@ -1,0 +1,47 @@
+"""Write files so that a reader (or the next run's skip check) never sees a partial one.
+
+Bytes go to a temporary file in the destination's directory, then ``os.replace`` renames it
+into place: on one file system the rename is atomic, so a process killed mid-write leaves either
+the old file or none, never a truncated ``.npy`` that a later run would skip as done, nor a
+half-downloaded checkpoint. Used by the CLI's outputs and by the weights download.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+
+def atomic_write(
+    path: Path,
+    write: Callable[[IO[bytes]], None],
+    *,
+    check: Callable[[Path], None] | None = None,
+    suffix: str = ".tmp",
+) -> None:
+    """Create ``path`` (and its parents) with what ``write`` puts into the open file.
+
+    ``check(temporary_path)`` runs on the complete file before the rename and may raise to
+    discard it (a download that fails its hash); the temporary file never outlives the call.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=suffix, delete=False)
+    temporary = Path(out.name)
+    try:
+        with out:
+            write(out)
+        if check is not None:
+            check(temporary)
+        temporary.chmod(0o644)  # temporary files are created private; outputs are ordinary files
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def save_npy(path: Path, array: np.ndarray) -> None:
+    """``np.save`` made atomic."""
+    atomic_write(path, lambda fh: np.save(fh, array))

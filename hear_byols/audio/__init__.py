@@ -1,0 +1,1 @@
+"""What comes in: HEAR audio tensors and lists (validation), and audio files (decode, resample)."""
