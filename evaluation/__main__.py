@@ -24,9 +24,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--tasks", nargs="+", help="only these task folder names (default: all in --tasks-dir)")
     run.add_argument("--weights", nargs="+", default=[], metavar="MODULE=PATH",
                      help="checkpoint per module (default: the official weights, resolved by load_model)")
-    run.add_argument("--deterministic-weights", action="store_true",
-                     help="untrained deterministic checkpoints (hear_byols.testing) for every module: CI, offline; "
-                     "the report flags the scores as not meaningful; replaces --weights")
+    run.add_argument("--deterministic-weights", nargs="*", metavar="MODULE",
+                     help="untrained deterministic checkpoints (hear_byols.testing) for these modules (none named: "
+                     "every module): CI, offline; the report flags their scores as not meaningful; replaces --weights")
     run.add_argument("--model-options", default="{}", help="JSON dict passed to load_model (as heareval does)")
     run.add_argument("--grid", choices=GRIDS, default="faster", help="heareval predictions grid")
     run.add_argument("--grid-points", type=int, help="heareval grid points (default: heareval's 8)")
@@ -35,7 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     report = commands.add_parser("report", help="score tables (CSV, Markdown) and plot of a run folder")
     report.add_argument("--out", type=Path, required=True, help="the run folder given to `run`")
 
-    demo = commands.add_parser("demo", help="small tasks -> heareval -> report, for cvt and default")
+    demo = commands.add_parser("demo", help="small tasks -> heareval -> report, for cvt, default and default512")
     demo.add_argument("--out", type=Path, default=Path("work/demo"))
     demo.add_argument("--grid", choices=GRIDS, default="faster")
 
@@ -67,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
             from evaluation.weights import OFFICIAL_DEFAULT, deterministic_weights, parse_weights
 
             custom = parse_weights(args.weights)
-            if args.deterministic_weights:
-                custom = {module: deterministic_weights(module, args.out / "test-weights") for module in args.modules}
+            if args.deterministic_weights is not None:
+                untrained = args.deterministic_weights or args.modules
+                unknown = sorted(set(untrained) - set(args.modules))
+                if unknown:
+                    raise ValueError(f"--deterministic-weights {unknown}: not among --modules {args.modules}")
+                custom |= {module: deterministic_weights(module, args.out / "test-weights") for module in untrained}
             weights = {module: custom.get(module, OFFICIAL_DEFAULT) for module in args.modules}
             config = RunConfig(
                 args.tasks_dir, args.out, json.loads(args.model_options), args.grid, args.grid_points, args.validate

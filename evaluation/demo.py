@@ -1,8 +1,10 @@
 """``make demo``: small tasks -> hear-validator -> heareval -> score table and plot, offline.
 
-For hear_byols.cvt and hear_byols.default with heareval's ``faster`` grid. Official weights
-are used when they can be had (``$HEAR_BYOLS_WEIGHTS_DIR``, cache or download); otherwise
-deterministic test weights, flagged loudly (see evaluation/weights.py).
+For hear_byols.cvt, hear_byols.default and hear_byols.default512 with heareval's ``faster``
+grid. Official weights are used when they can be had (``$HEAR_BYOLS_WEIGHTS_DIR``, the
+package's checkpoints/, the cache or a download); otherwise deterministic test weights, flagged
+loudly (see evaluation/weights.py). default512's real weights ship with the package, so even
+offline the demo sets a trained model beside untrained ones, and the report says which is which.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from evaluation.runner import RunConfig, run
 from evaluation.tasks import generate_tasks
 from evaluation.weights import demo_weights
 
-DEMO_MODULES = ("hear_byols.cvt", "hear_byols.default")
+DEMO_MODULES = ("hear_byols.cvt", "hear_byols.default", "hear_byols.default512")
 
 
 def demo(

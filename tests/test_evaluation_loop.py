@@ -1,5 +1,6 @@
-"""The whole loop on the small tasks, as CI runs it: deterministic-weight checkpoints ->
-hear-validator -> heareval embeddings -> predictions (grid faster) -> report."""
+"""The whole loop on the small tasks, as CI runs it: cvt with deterministic (untrained) weights
+beside default512 with SERAB's real weights (shipped) -> hear-validator -> heareval embeddings ->
+predictions (grid faster) -> report. The tasks must tell the trained model from the untrained one."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,12 @@ import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MODULES = ("hear_byols.cvt", "hear_byols.default")
+MODULES = ("hear_byols.cvt", "hear_byols.default512")
+UNTRAINED = "hear_byols.cvt"
+#: Language ID, 3 x 80 clips in 5 folds: measured 0.600 (real d=512) against 0.529 (untrained
+#: CvT), fold std ~0.09. Tasks, embeddings and heareval's training are seeded, so the scores
+#: repeat on a machine kind; the lead must not shrink below this.
+MIN_LEAD = 0.05
 TASKS = ("spoken_language_5fold", "spoken_words", "tone_word_events")
 
 
@@ -30,7 +36,7 @@ def test_full_loop_on_small_tasks(tmp_path):
     out = tmp_path / "run"
     evaluation(
         "run", "--modules", *MODULES, "--tasks-dir", str(tmp_path / "tasks"), "--out", str(out),
-        "--deterministic-weights", "--grid", "faster", "--validate",
+        "--deterministic-weights", UNTRAINED, "--grid", "faster", "--validate",
     )
     printed = evaluation("report", "--out", str(out))
 
@@ -46,7 +52,10 @@ def test_full_loop_on_small_tasks(tmp_path):
     assert len(primary) == len(MODULES) * len(TASKS)
     bounded = table[table["metric"] != "segment_1s_er"]  # an error rate may exceed 1
     assert bounded["score"].between(0, 1).all() and (table["score"] >= 0).all()
-    assert set(table["published_model"]) == {"hybrid_byols_cvt", "byols_audiontt"}
+    assert set(table["published_model"].dropna()) == {"hybrid_byols_cvt"}  # default512: none published
     assert table["published"].isna().all()  # the small tasks have no published scores
-    assert table["weights"].eq("deterministic test weights").all()
+    weights = dict(zip(table["module"], table["weights"]))
+    assert weights == {UNTRAINED: "deterministic test weights", "hear_byols.default512": "official"}
     assert "NOT meaningful" in printed and "plot:" in printed
+    language = primary[primary["task"] == "spoken_language_5fold"].set_index("module")["score"]
+    assert language["hear_byols.default512"] - language[UNTRAINED] > MIN_LEAD, language.to_dict()
