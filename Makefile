@@ -23,7 +23,7 @@ $(PY):
 
 $(VENV)/.core-installed: $(PY) setup.cfg pyproject.toml
 	$(PIP) install -q "torch==$(TORCH_VERSION)"
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,train]"
 	touch $@
 
 install: $(VENV)/.core-installed

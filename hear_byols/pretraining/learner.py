@@ -69,11 +69,6 @@ class ByolLearner(nn.Module):
         loss = byol_loss(pred1, target2.detach()) + byol_loss(pred2, target1.detach())
         return loss.mean(), (rep1, rep2)
 
-    def trainable_parameters(self) -> list[nn.Parameter]:
-        """What the optimiser updates: everything but the target."""
-        target = {id(p) for p in self.target_encoder.parameters()}
-        return [p for p in self.parameters() if id(p) not in target]
-
     @torch.no_grad()
     def update_target(self) -> None:
         """``target = tau * target + (1 - tau) * online`` over the *parameters* (buffers are the
