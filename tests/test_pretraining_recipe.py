@@ -6,11 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import FIXTURES
+from conftest import ALL_VARIANTS, FIXTURES
 from hear_byols.encoders import AudioNTT2020
 from hear_byols.pretraining.augment import MixupBank, TwoViews, crop_box, log_mixup_exp, normalize_batch, resize_crop
+from hear_byols.pretraining.build import initial_weights
 from hear_byols.pretraining.learner import ByolLearner
 from hear_byols.pretraining.loop import Objective, optimiser_step, trainable
+from hear_byols.variants import variant_spec
 
 GOLDEN = FIXTURES / "golden" / "train_step.npz"
 
@@ -114,3 +116,33 @@ def test_two_views_are_jointly_normalised_and_resume_exactly() -> None:
     assert all(torch.equal(x, y) for x, y in zip(a, b))
     paired = torch.cat(a)
     assert abs(float(paired.mean())) < 1e-5 and abs(float(paired.std()) - 1) < 1e-4
+
+
+#: The large encoders (10-20 s a step on a 2-core CI machine) and cvt_byols (cvt's architecture) run as slow tests.
+_SLOW_ARCHITECTURES = {"resnetish34", "clstm", "cvt_byols"}
+
+
+@pytest.mark.parametrize("variant", [pytest.param(name, marks=pytest.mark.slow) if name in _SLOW_ARCHITECTURES else name
+                                     for name in ALL_VARIANTS])
+def test_every_served_architecture_trains(variant: str) -> None:
+    """One recipe step on each variant's encoder, built from its definition (tiny MLPs)."""
+    spec = variant_spec(variant)
+    torch.manual_seed(0)
+    learner = ByolLearner(spec.build_encoder().train(), spec.embedding_size, projection_size=16, hidden=32)
+    objective = Objective(learner)
+    before = [p.detach().clone() for p in learner.online_encoder.net.parameters()]
+    views = normalize_batch(torch.randn(4, 1, 64, 96))
+    losses = optimiser_step(objective, learner, torch.optim.AdamW(trainable(objective), lr=3e-4),
+                            [(views[:2], views[2:], None)])
+    assert np.isfinite(losses["loss"])
+    assert any(not torch.equal(b, p) for b, p in zip(before, learner.online_encoder.net.parameters()))
+
+
+def test_init_loads_published_weights_into_online_and_target() -> None:
+    spec = variant_spec("default512")
+    net = spec.build_encoder().train()
+    used = initial_weights(net, "default512", "default512")
+    shipped = torch.load(used, weights_only=True)
+    assert all(torch.equal(net.state_dict()[k], v) for k, v in shipped.items())
+    learner = ByolLearner(net, spec.embedding_size, projection_size=16, hidden=32)
+    assert all(torch.equal(learner.target_encoder.net.state_dict()[k], v) for k, v in shipped.items())
