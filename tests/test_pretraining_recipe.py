@@ -12,6 +12,7 @@ from hear_byols.pretraining.augment import MixupBank, TwoViews, crop_box, log_mi
 from hear_byols.pretraining.build import initial_weights
 from hear_byols.pretraining.learner import ByolLearner
 from hear_byols.pretraining.loop import Objective, optimiser_step, trainable
+from hear_byols.pretraining.norm import RunningNorm
 from hear_byols.variants import variant_spec
 
 GOLDEN = FIXTURES / "golden" / "train_step.npz"
@@ -146,3 +147,15 @@ def test_init_loads_published_weights_into_online_and_target() -> None:
     assert all(torch.equal(net.state_dict()[k], v) for k, v in shipped.items())
     learner = ByolLearner(net, spec.embedding_size, projection_size=16, hidden=32)
     assert all(torch.equal(learner.target_encoder.net.state_dict()[k], v) for k, v in shipped.items())
+
+
+def test_running_norm_follows_the_2021_updates_then_freezes() -> None:
+    crops = [torch.full((1, 2, 2), v) + torch.tensor([[[0.0, 1.0], [2.0, 3.0]]]) for v in (0.0, 10.0, 20.0)]
+    norm = RunningNorm(max_updates=2)
+    first = norm(crops[0].unsqueeze(0))[0]
+    assert abs(float(first.mean())) < 1e-6  # the first crop is normalised by its own statistics
+    norm(crops[1].unsqueeze(0))
+    assert float(norm.mean) == float(crops[1].mean())  # n = 1 at the second update: mu jumps to the new mean
+    frozen = (norm.mean.clone(), norm.std.clone())
+    norm(crops[2].unsqueeze(0))
+    assert (norm.mean, norm.std) == frozen and norm.n == 2
