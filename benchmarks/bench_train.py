@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import importlib.util
+import os
 import platform
 import statistics
 import sys
@@ -64,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
     hybrid = [None] + (["egemaps", "compare2016"] if importlib.util.find_spec("opensmile") else [])
-    print(f"# {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+    print(f"# {platform.machine()}, {os.cpu_count()} cores (load average {os.getloadavg()[0]:.1f}), "
+          f"{torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{args.variant}, batch {args.batch}, {args.workers} data workers, random crops")
     with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "corpus").mkdir()
         corpus = write_corpus(Path(tmp) / "corpus", args.batch * 4)
         for name in hybrid:
             out = Path(tmp) / f"run-{name}"

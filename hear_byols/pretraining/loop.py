@@ -273,7 +273,7 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
     autocast = (lambda: torch.autocast(ctx.device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" else contextlib.nullcontext
     started = time.monotonic()
     bar = tqdm(total=run.total_steps, initial=run.position.step, unit="step", disable=not ctx.main or cfg.quiet)
-    samples_done, stop = 0, False
+    samples_done, stop, tick = 0, False, started
     while run.position.step < run.total_steps and not stop:
         run.dataset.epoch = run.position.epoch
         batches = epoch_batches(len(run.files), run.micro_batch, ctx.world, ctx.rank, cfg.seed, run.position.epoch)
@@ -283,7 +283,6 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
             group.append(batch)
             if len(group) < cfg.accumulate:
                 continue
-            tick = time.monotonic()
             losses = optimiser_step(model, run.objective.learner, run.optimiser, [micro_batch(run, b) for b in group],
                                     autocast=autocast)
             run.position.step += 1
@@ -295,9 +294,11 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
             total = ctx.sum(torch.tensor(values, dtype=torch.float64)).tolist()
             step_samples, stop = total[3], total[4] > 0
             samples_done += int(step_samples)
+            now = time.monotonic()  # samples/s over the whole step, waiting for data included
             row = {"step": run.position.step, "epoch": run.position.epoch, "loss": total[0] / ctx.world,
-                   "byol_loss": total[1] / ctx.world, "samples_per_s": step_samples / (time.monotonic() - tick),
+                   "byol_loss": total[1] / ctx.world, "samples_per_s": step_samples / (now - tick),
                    "elapsed_s": elapsed}
+            tick = now
             if cfg.hybrid:
                 row["hybrid_loss"] = total[2] / ctx.world
             if metrics is not None:
@@ -313,6 +314,7 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
                 save(run, elapsed, final=done)
                 if metrics is not None:
                     metrics.write()
+                tick = time.monotonic()  # the next step's rate leaves the checkpoint out
             if done:
                 break
         else:
