@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 import torch
 
-from hear_byols.pretraining.data import CROP_SAMPLES, epoch_batches, take_crop
+from hear_byols.pretraining.data import CROP_SAMPLES, epoch_batches, list_audio, take_crop
 from hear_byols.pretraining.options import PretrainConfig
 from hear_byols.pretraining.run import run_pretraining
 
@@ -133,3 +133,10 @@ def test_ranks_get_disjoint_equal_batches() -> None:
 def test_inference_never_imports_pretraining() -> None:
     code = "import sys, hear_byols, hear_byols.default512; print([m for m in sys.modules if 'pretraining' in m])"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "[]"
+
+
+def test_data_from_a_file_list_and_a_glob(corpus: Path, tmp_path: Path) -> None:
+    listing = tmp_path / "files.txt"
+    listing.write_text(f"# two clips\n{corpus / 'clip00.wav'}\n\n{corpus / 'clip01.wav'}\n")
+    files = list_audio([str(listing), str(corpus / "clip1*.wav"), str(corpus / "clip00.wav")])
+    assert [p.name for p in files] == ["clip00.wav", "clip01.wav", "clip10.wav", "clip11.wav"]
