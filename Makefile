@@ -8,13 +8,15 @@ PIP := $(BIN)/pip
 # on this machine kind it resolves to a local CPU wheel, while an unpinned torch pulls a CUDA build.
 TORCH_VERSION ?= 2.13.0
 
-.PHONY: help install install-eval system-deps test test-fast demo bench leaderboard readme-table clean
+.PHONY: help install install-eval system-deps test test-fast demo bench bench-train pretrain-check leaderboard readme-table clean
 
 help:
 	@echo "make test        install everything, run the whole test suite (what CI runs)"
 	@echo "make test-fast   the suite without the slow end-to-end tests"
 	@echo "make demo        small HEAR tasks -> heareval -> score table and plot for cvt and default"
 	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md)"
+	@echo "make bench-train training samples/s on this machine, with and without openSMILE targets"
+	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (CPU: ~1 h)"
 	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine)"
 
 $(PY):
@@ -23,7 +25,7 @@ $(PY):
 
 $(VENV)/.core-installed: $(PY) setup.cfg pyproject.toml
 	$(PIP) install -q "torch==$(TORCH_VERSION)"
-	$(PIP) install -q -e ".[test]"
+	$(PIP) install -q -e ".[test,train]"
 	touch $@
 
 install: $(VENV)/.core-installed
@@ -53,6 +55,12 @@ demo: install install-eval system-deps
 
 bench: install
 	$(PY) benchmarks/bench.py --write benchmarks/RESULTS.md
+
+bench-train: install
+	$(PY) benchmarks/bench_train.py
+
+pretrain-check: install system-deps
+	$(PY) -m evaluation.pretrain_check --out $(or $(OUT),work/pretrain-check)
 
 leaderboard: install install-eval
 	@test -n "$(TASKS_DIR)" || { echo "usage: make leaderboard TASKS_DIR=/path/to/hear-2021-tasks [OUT=work/leaderboard]"; exit 2; }

@@ -1,4 +1,5 @@
-"""The ``hear-byols`` command line: ``embed``, ``info``, ``download``, ``verify`` (docs/CLI.md).
+"""The ``hear-byols`` command line: ``embed``, ``info``, ``download``, ``verify`` (docs/CLI.md) and
+``pretrain`` (docs/PRETRAINING.md).
 
 Exit status: 0 success; 1 a file failed (the others were still processed), a download or
 verification failed, or the model could not be loaded; 2 a usage error (bad option, a PATH
@@ -18,6 +19,7 @@ from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
 from hear_byols.audio.files import AUDIO_EXTENSIONS
 from hear_byols.errors import HearByolsError, InvalidOptionError, UsageError
 from hear_byols.normalization import parse_normalization
+from hear_byols.pretraining.options import add_arguments as add_pretrain_arguments, config_from_args
 from hear_byols.variants import variant_names
 
 USAGE_ERROR = 2
@@ -61,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     download.set_defaults(run=_run_download)
     verify = commands.add_parser("verify", help="re-hash every official weight file found locally")
     verify.set_defaults(run=_run_verify)
+    pretrain = commands.add_parser(
+        "pretrain", help="train BYOL-S / Hybrid BYOL-S on audio files (docs/PRETRAINING.md)",
+        description="Train BYOL-S or Hybrid BYOL-S in this process; for several processes or GPUs run "
+        "`torchrun --nproc_per_node=K -m hear_byols.pretraining` with the same options.",
+    )
+    add_pretrain_arguments(pretrain)
+    pretrain.set_defaults(run=_run_pretrain)
     return parser
 
 
@@ -119,6 +128,12 @@ def _run_verify(args: argparse.Namespace) -> int:
     from hear_byols.cli.weights_cmds import run_verify
 
     return run_verify()
+
+
+def _run_pretrain(args: argparse.Namespace) -> int:
+    from hear_byols.pretraining.run import run_pretraining
+
+    return run_pretraining(config_from_args(args))
 
 
 def _positive_ms(text: str) -> float:
