@@ -50,6 +50,10 @@ class StorageError(HearByolsError, OSError):
     """A file cannot be written locally: disk full, read-only directory, unusable lock file."""
 
 
+class DeviceError(HearByolsError, RuntimeError):
+    """The accelerator failed in a way that fails every later computation (a sticky CUDA error)."""
+
+
 class AudioFileError(HearByolsError, ValueError):
     """An audio file cannot be embedded: empty, not audio, corrupt, no samples, NaN/Inf."""
 

@@ -21,10 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 from tqdm import tqdm
 
 from hear_byols.atomic import atomic_write
+from hear_byols.locking import acquire
+from hear_byols.stale import remove_stale_locks, remove_stale_temporaries
 from hear_byols.errors import ChecksumError, DownloadError, InvalidOptionError, StorageError, WeightsUnavailableError
 from hear_byols.weights.env import (
     CACHE_DIR_ENV,
@@ -67,6 +69,8 @@ def download_weight_file(
         raise WeightsUnavailableError(_offline_message(wf, final, urls))
     _make_dir(final.parent)
     with _locked(final, lock_timeout):
+        remove_stale_temporaries(final.parent, ".part", prefix=final.name)  # parts of killed downloads
+        remove_stale_locks(final.parent)
         if final.is_file() and find_mismatch(final, wf) is None:
             return final  # fetched by another process while we waited, or earlier
         return _download_from_first_working(wf, final, urls, progress)
@@ -196,21 +200,12 @@ def _progress_bar(filename: str, total: int | None, progress: bool | None) -> tq
 def _locked(final: Path, timeout: float) -> Iterator[None]:
     """Hold ``<final>.lock`` so one process downloads while the others wait for its result."""
     lock_path = final.with_name(final.name + ".lock")
-    lock = FileLock(str(lock_path), timeout=timeout)
     try:
-        # filelock retries a lock file it may not open until the timeout (30 min): open it once first
-        os.close(os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644))
-        lock.acquire()
+        lock = acquire(lock_path, timeout, f"set {CACHE_DIR_ENV} to a writable directory")
     except Timeout:
         raise DownloadError(
             f"waited {timeout:.0f} s for {lock_path}, held by another process downloading {final.name}. "
             f"If no other hear_byols process is running, delete {lock_path} and retry"
-        ) from None
-    except OSError as exc:  # a read-only directory, a symlink or a directory in the lock's place
-        raise StorageError(
-            f"cannot create or open the lock file {lock_path} ({exc.strerror or exc}): make {final.parent} writable "
-            f"(and delete {lock_path} if it is a symlink or not a regular file), or set {CACHE_DIR_ENV} "
-            "to a writable directory"
         ) from None
     try:
         yield
