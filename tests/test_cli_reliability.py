@@ -216,3 +216,31 @@ def test_stale_temporaries_of_killed_runs_are_removed(weights: Path, tmp_path: P
     os.utime(old, (an_hour_ago, an_hour_ago))
     assert embed(weights, write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000), "--out", out) == 0
     assert not old.exists() and fresh.exists()
+
+
+def test_a_recursive_glob_through_symlink_loops_ends(weights: Path, tmp_path: Path) -> None:
+    root = tmp_path / "in"
+    write_audio(root / "a.wav", tone(16000, 1.0), 16000)
+    write_audio(root / "sub" / "b.wav", tone(16000, 1.0), 16000)
+    (root / "sub" / "loop1").symlink_to(root)  # two loops: glob.glob's ** explored 2**40 paths
+    (root / "sub" / "loop2").symlink_to(root)
+    result = subprocess.run([sys.executable, "-m", "hear_byols.cli", "embed", str(root / "**" / "*.wav"), "--model", MODEL,
+                             "--weights", str(weights), "--out", str(tmp_path / "out"), "--quiet"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.npy")) == ["a.wav.npy", "sub/b.wav.npy"]
+    assert embed(weights, root, "--out", tmp_path / "out2") == 0  # a directory argument: same rule
+    assert len(list((tmp_path / "out2").rglob("*.npy"))) == 2
+
+
+def test_a_glob_climbing_with_dotdot_cannot_write_outside_out(weights: Path, tmp_path: Path, capsys) -> None:
+    write_audio(tmp_path / "x" / "a.wav", tone(16000, 1.0), 16000)
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    out = tmp_path / "work" / "out"
+    assert embed(weights, tmp_path / "in" / "*" / ".." / ".." / "x" / "*.wav", "--out", out) == 2
+    assert "would be written outside --out" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.npy"))
+    assert embed(weights, tmp_path / "in" / "*" / ".." / "*", "--out", out) == 2  # matches nothing audio: usage
+    write_audio(tmp_path / "in" / "c.wav", tone(16000, 1.0), 16000)
+    assert embed(weights, tmp_path / "in" / "*" / ".." / "*.wav", "--out", out) == 0  # stays inside: normalised
+    assert [p.name for p in out.rglob("*.npy")] == ["c.wav.npy"]
