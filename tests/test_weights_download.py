@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from collections.abc import Iterator
@@ -262,3 +263,28 @@ def test_an_unusable_lock_file_is_a_storage_error(server: WeightsServer, tmp_pat
         download_weight_file(wf, tmp_path, progress=False)
     with pytest.raises(StorageError, match="make /proc writable .*HEAR_BYOLS_CACHE_DIR"):
         download_weight_file(wf, "/proc", progress=False)  # read-only even for root
+
+
+def test_stale_parts_and_locks_of_killed_downloads_are_removed(server: WeightsServer, tmp_path: Path) -> None:
+    from hear_byols.stale import STALE_AFTER_S
+
+    wf = weight_file_for(BODY, [server.url(FILE_PATH)])
+    tmp_path.joinpath("cache").mkdir(exist_ok=True)
+    old_part, young_part = tmp_path / f".{wf.filename}.k1ll3d.part", tmp_path / f".{wf.filename}.y0ung.part"
+    free_lock, held_lock = tmp_path / "other.pth.lock", tmp_path / "held.pth.lock"
+    for path in (old_part, young_part, free_lock, held_lock):
+        path.write_bytes(b"")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from filelock import FileLock; import time; lock = FileLock({str(held_lock)!r}); lock.acquire(); "
+         "print('held', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        long_ago = time.time() - STALE_AFTER_S - 60
+        for path in (old_part, free_lock, held_lock):
+            os.utime(path, (long_ago, long_ago))
+        assert download_weight_file(wf, tmp_path, progress=False).read_bytes() == BODY
+        assert not old_part.exists() and not free_lock.exists()
+        assert young_part.exists() and held_lock.exists()  # young, or locked by a live process
+    finally:
+        holder.kill()
+        holder.wait()
