@@ -19,20 +19,20 @@ from hear_byols.cli import main
 from hear_byols.cli.failures import failure_reason
 from hear_byols.cli.journal import JOURNAL_NAME
 from hear_byols.stale import STALE_AFTER_S
-from hear_byols.testing import write_deterministic_checkpoint
 from http_fixture import isolate_weights_env
 
 MODEL = "default"
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_deterministic_checkpoint(MODEL, tmp_path_factory.mktemp("weights") / "default.pth")
+def weights(checkpoint_path) -> Path:
+    """A deterministic-weights checkpoint of MODEL (conftest)."""
+    return checkpoint_path(MODEL)
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    return isolate_weights_env(monkeypatch, tmp_path)
+def _no_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    isolate_weights_env(monkeypatch, tmp_path)
 
 
 def embed(weights: Path, *args: str | Path) -> int:
