@@ -27,7 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--deterministic-weights", nargs="*", metavar="MODULE",
                      help="untrained deterministic checkpoints (hear_byols.testing) for these modules (none named: "
                      "every module): CI, offline; the report flags their scores as not meaningful; replaces --weights")
-    run.add_argument("--model-options", default="{}", help="JSON dict passed to load_model (as heareval does)")
+    run.add_argument("--model-options", type=model_options, default={},
+                     help="JSON object passed to load_model (as heareval does), e.g. '{\"normalization\": \"per_clip\"}'")
     run.add_argument("--grid", choices=GRIDS, default="faster", help="heareval predictions grid")
     run.add_argument("--grid-points", type=int, help="heareval grid points (default: heareval's 8)")
     run.add_argument("--validate", action="store_true", help="run hear-validator on each module first")
@@ -48,6 +49,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     table = commands.add_parser("variants-table", help="the README's variant table, from configs/ and the published scores")
     table.add_argument("--write", type=Path, metavar="README", help="replace the table block of this file")
     return parser.parse_args(argv)
+
+
+def model_options(text: str) -> dict:
+    """``--model-options``: a JSON object (heareval passes it to load_model as keyword arguments)."""
+    try:
+        options = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({exc})") from None
+    if not isinstance(options, dict):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is a JSON {type(options).__name__}; pass an object of load_model options, "
+            "e.g. '{\"normalization\": \"per_clip\"}'"
+        )
+    return options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                 custom |= {module: deterministic_weights(module, args.out / "test-weights") for module in untrained}
             weights = {module: custom.get(module, OFFICIAL_DEFAULT) for module in args.modules}
             config = RunConfig(
-                args.tasks_dir, args.out, json.loads(args.model_options), args.grid, args.grid_points, args.validate
+                args.tasks_dir, args.out, args.model_options, args.grid, args.grid_points, args.validate
             )
             run(config, weights, tasks=args.tasks)
         elif args.command == "report":

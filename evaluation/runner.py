@@ -22,6 +22,7 @@ from typing import Callable
 
 from slugify import slugify
 
+from evaluation.task_check import TaskFolderError, check_task_folder
 from evaluation.weights import Weights
 
 VALIDATOR_DONE = "validator.ok"
@@ -164,6 +165,11 @@ def run(
     names = tasks or [folder.name for folder in task_folders(config.tasks_dir)]
     if not names:
         raise RunError(f"no HEAR task folder (with task_metadata.json) in {config.tasks_dir}")
+    for name in names:  # before any work: heareval fails on a malformed folder deep in a step
+        try:
+            check_task_folder(config.tasks_dir / name)
+        except TaskFolderError as exc:
+            raise RunError(f"task folder {name}: {exc}") from None
     for name in ("scratch", "logs", "embeddings", "validated"):
         (config.out / name).mkdir(parents=True, exist_ok=True)
     record_weights(config, weights)

@@ -4,24 +4,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
+import torch
 from torch import Tensor
 
 from hear_byols.checkpoint import model_from_checkpoint
 from hear_byols.model import ByolsModel, require_byols_model
 from hear_byols.scene import scene_embeddings
-from hear_byols.errors import InvalidOptionError
+from hear_byols.errors import InvalidAudioError, InvalidOptionError
 from hear_byols.timestamps import (
     DEFAULT_FRAME_DURATION_MS,
     DEFAULT_HOP_SIZE_MS,
     sliding_timestamp_embeddings,
     timestamp_embeddings,
 )
+from hear_byols.timestamps.framing import milliseconds
 from hear_byols.variants import variant_names, variant_spec
 from hear_byols.weights import default_weight_file, resolve_weights, variant_note
 
 TIMESTAMP_MODES = {"exact": timestamp_embeddings, "sliding": sliding_timestamp_embeddings}
-
-
 
 def load_model(
     model_file_path: str = "", *, variant: str, normalization: Any = None, timestamp_mode: str = "exact"
@@ -43,8 +43,9 @@ def load_model(
 
 
 def get_scene_embeddings(audio: Any, model: ByolsModel) -> Tensor:
-    """``(n_sounds, scene_embedding_size)`` float32, on the audio's device."""
-    return scene_embeddings(require_byols_model(model), audio)
+    """``(n_sounds, scene_embedding_size)`` float32, on the audio's device; never NaN or Inf
+    (see ``require_finite``)."""
+    return require_finite(scene_embeddings(require_byols_model(model), audio), audio)
 
 
 def get_timestamp_embeddings(
@@ -54,9 +55,29 @@ def get_timestamp_embeddings(
     hop_size: float = DEFAULT_HOP_SIZE_MS,
 ) -> tuple[Tensor, Tensor]:
     """Embeddings ``(n_sounds, n_frames, D)`` of 1 s frames every ``hop_size`` ms, and their
-    centres in ms ``(n_sounds, n_frames)``."""
+    centres in ms ``(n_sounds, n_frames)``; never NaN or Inf (see ``require_finite``)."""
     model = require_byols_model(model)
-    return TIMESTAMP_MODES[model.timestamp_mode](model, audio, frame_duration, hop_size)
+    milliseconds("frame_duration", frame_duration)  # refuse 'abc', None, True before any work
+    milliseconds("hop_size", hop_size)
+    embeddings, timestamps = TIMESTAMP_MODES[model.timestamp_mode](model, audio, frame_duration, hop_size)
+    return require_finite(embeddings, audio), timestamps
+
+
+def require_finite(embeddings: Tensor, audio: Any) -> Tensor:
+    """``embeddings`` if all finite, else InvalidAudioError naming the clips.
+
+    Silence cannot cause this (the normalisation's std is floored, see hear_byols.normalization);
+    what remains is audio so loud that its float32 power spectrogram overflows (|x| ~ 1e17+).
+    """
+    finite = torch.isfinite(embeddings.flatten(1)).all(dim=1)
+    if bool(finite.all()):
+        return embeddings
+    bad = (~finite).nonzero().flatten().tolist()
+    peak = max(float(torch.as_tensor(audio[i]).abs().max()) for i in bad)
+    raise InvalidAudioError(
+        f"the embeddings of clip(s) {bad} are not finite: their peak amplitude {peak:.3g} overflows the float32 "
+        "spectrogram; HEAR audio is float32 in [-1, 1]: scale the clips (e.g. audio / audio.abs().max())"
+    )
 
 
 class VariantApi(NamedTuple):

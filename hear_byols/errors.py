@@ -46,6 +46,14 @@ class DownloadError(HearByolsError, OSError):
     """Downloading an official weight file failed (HTTP error, network error, partial file)."""
 
 
+class StorageError(HearByolsError, OSError):
+    """A file cannot be written locally: disk full, read-only directory, unusable lock file."""
+
+
+class DeviceError(HearByolsError, RuntimeError):
+    """The accelerator failed in a way that fails every later computation (a sticky CUDA error)."""
+
+
 class AudioFileError(HearByolsError, ValueError):
     """An audio file cannot be embedded: empty, not audio, corrupt, no samples, NaN/Inf."""
 

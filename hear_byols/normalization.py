@@ -6,6 +6,11 @@ and unbiased std over all frames of all clips, each divided by the total number 
 (a bug of the original, kept because the published numbers depend on it). Both make a clip's
 embedding depend on its batch, so two batch-independent policies are offered too:
 "per_clip" (each clip's own stats; no division by N) and fixed ``[mean, std]``.
+
+Every policy divides by ``max(std, STD_FLOOR)``: silence (a constant log-mel) has a std of
+exactly 0, and the reference's division then turns every embedding into NaN. The floor is
+float32 machine epsilon, the clamp the original's own training code applies to its
+normalisation statistics; results where ``std >= STD_FLOOR`` are unchanged.
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ from hear_byols.errors import InvalidOptionError
 REFERENCE = "reference"
 PER_CLIP = "per_clip"
 FIXED = "fixed"
+#: Smallest standard deviation divided by (float32 eps, like the original's training code).
+STD_FLOOR = float(torch.finfo(torch.float32).eps)
 
 
 @dataclass(frozen=True)
@@ -125,8 +132,10 @@ def timestamp_stats(
 
 
 def apply_stats(log_mels: Tensor, mean: Tensor | float, std: Tensor | float) -> Tensor:
-    """``(x - mean) / std``; tensors broadcast over ``(B, n_mels, T)`` as ``(B, 1, 1)``."""
+    """``(x - mean) / max(std, STD_FLOOR)``; tensors broadcast over ``(B, n_mels, T)`` as ``(B, 1, 1)``."""
     if isinstance(mean, Tensor):
         mean = mean.reshape(-1, *([1] * (log_mels.dim() - 1)))
-        std = std.reshape(-1, *([1] * (log_mels.dim() - 1)))
+        std = std.reshape(-1, *([1] * (log_mels.dim() - 1))).clamp(min=STD_FLOOR)
+    else:
+        std = max(std, STD_FLOOR)
     return (log_mels - mean) / std

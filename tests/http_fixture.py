@@ -39,6 +39,7 @@ class Route:
     status: int = 200
     send_bytes: int | None = None  # send only this many bytes of ``body`` (a cut transfer)
     chunk_delay_s: float = 0.0  # pause between 16 KiB chunks (a slow server)
+    endless: bool = False  # no Content-Length, ``body`` repeated until the client hangs up
 
 
 class WeightsServer:
@@ -73,6 +74,12 @@ class WeightsServer:
                 server._count(self.path)
                 route = server.routes.get(self.path, Route(b"not found", status=404))
                 self.send_response(route.status)
+                if route.endless:
+                    self.end_headers()
+                    with contextlib.suppress(OSError):  # the client aborting is the expected end
+                        while True:
+                            self.wfile.write(route.body)
+                    return
                 self.send_header("Content-Length", str(len(route.body)))
                 self.end_headers()
                 sent = route.body[: route.send_bytes] if route.send_bytes is not None else route.body

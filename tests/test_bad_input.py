@@ -84,6 +84,11 @@ def test_timestamp_clips_of_different_lengths_are_refused(model):
         ({"hop_size": -5}, "positive"),
         ({"hop_size": float("nan")}, "positive"),
         ({"frame_duration": 20}, "a frame of frame_duration=20 ms has 320 samples"),
+        ({"hop_size": "abc"}, "hop_size='abc' \\(str\\): expected a number of milliseconds"),
+        ({"hop_size": None}, "hop_size=None .*expected a number"),
+        ({"hop_size": True}, "hop_size=True \\(bool\\)"),  # was silently taken as 1 ms
+        ({"frame_duration": None}, "frame_duration=None .*expected a number"),
+        ({"hop_size": 1e-300}, "more than 10,000,000; use hop_size >= "),  # looped forever building the grid
     ],
 )
 def test_bad_framing_options(model, kwargs, message):
@@ -125,3 +130,31 @@ def test_unknown_option_is_a_type_error(checkpoint_path):
 def test_errors_derive_from_builtin_types():
     assert issubclass(InvalidAudioError, ValueError) and issubclass(AudioTypeError, TypeError)
     assert issubclass(CheckpointError, HearByolsError)
+
+
+@pytest.mark.parametrize("variant", ["default", "cvt"])
+def test_silence_and_constant_audio_give_finite_embeddings(checkpoint_path, variant):
+    """A constant log-mel has std 0: the normalisation's floor keeps every output finite."""
+    model = model_from_checkpoint(variant, checkpoint_path(variant))
+    for audio in (torch.zeros(2, 16000), torch.full((2, 16000), 0.25)):
+        assert torch.isfinite(hear_byols.default.get_scene_embeddings(audio, model)).all()
+        assert torch.isfinite(hear_byols.default.get_timestamp_embeddings(audio, model, hop_size=250)[0]).all()
+    alone, _ = hear_byols.default.get_timestamp_embeddings(torch.zeros(1, 16000), model, hop_size=250)
+    assert torch.isfinite(alone).all()
+
+
+def test_the_std_floor_changes_nothing_where_std_is_above_it():
+    from hear_byols.normalization import STD_FLOOR, apply_stats
+
+    x = torch.randn(2, 4, 5)
+    std = torch.tensor([0.5, STD_FLOOR * 2])
+    assert torch.equal(apply_stats(x, torch.zeros(2), std), (x - 0) / std.reshape(-1, 1, 1))
+    assert torch.equal(apply_stats(x, 0.0, 0.0), x / STD_FLOOR)
+
+
+def test_audio_too_loud_for_float32_raises_instead_of_returning_nan(model):
+    loud = torch.randn(2, 16000, generator=torch.Generator().manual_seed(0)) * 1e20
+    with pytest.raises(InvalidAudioError, match=r"clip\(s\) \[0, 1\] are not finite.*peak amplitude.*\[-1, 1\]"):
+        hear_byols.default.get_scene_embeddings(loud, model)
+    with pytest.raises(InvalidAudioError, match="not finite"):
+        hear_byols.default.get_timestamp_embeddings(loud, model, hop_size=250)

@@ -1,6 +1,8 @@
 """The demo's weights policy: official weights (override dir honoured), else a loud fallback."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import torch
 
@@ -19,13 +21,20 @@ def offline(monkeypatch, tmp_path):
     return tmp_path
 
 
-def test_weights_dir_override_is_used_and_said(offline):
-    with open(offline / "weights" / DEFAULT_FILE, "wb") as handle:  # right size: the cheap local check
+def test_weights_dir_override_is_used_and_said(offline, real_default512):
+    shutil.copyfile(real_default512, offline / "weights" / real_default512.name)  # the one real file we have
+    said = []
+    weights = demo_weights("hear_byols.default512", offline / "fallback", said.append)
+    assert weights.kind == "official" and weights.path == str(offline / "weights" / real_default512.name)
+    assert "$HEAR_BYOLS_WEIGHTS_DIR" in said[0] and "is honoured" in said[0] and "found there" in said[0]
+
+
+def test_a_right_size_but_corrupt_override_file_is_not_used(offline):
+    with open(offline / "weights" / DEFAULT_FILE, "wb") as handle:  # right size, wrong bytes
         handle.truncate(DEFAULT_SIZE)
     said = []
     weights = demo_weights("hear_byols.default", offline / "fallback", said.append)
-    assert weights.kind == "official" and weights.path == str(offline / "weights" / DEFAULT_FILE)
-    assert "$HEAR_BYOLS_WEIGHTS_DIR" in said[0] and "is honoured" in said[0] and "found there" in said[0]
+    assert weights.kind == DETERMINISTIC and "sha256: expected" in said[0] and "OFFICIAL WEIGHTS UNAVAILABLE" in said[0]
 
 
 def test_offline_without_weights_falls_back_loudly(offline):

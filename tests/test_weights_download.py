@@ -10,13 +10,21 @@ import socket
 import subprocess
 import sys
 import textwrap
+import time
 from dataclasses import asdict, replace
 from pathlib import Path
 from collections.abc import Iterator
 
 import pytest
 
-from hear_byols.errors import ChecksumError, DownloadError, InvalidOptionError, WeightsUnavailableError
+from hear_byols.errors import (
+    ChecksumError,
+    DownloadError,
+    InvalidOptionError,
+    StorageError,
+    WeightsUnavailableError,
+)
+from hear_byols.weights import download as download_module
 from hear_byols.weights import download_weight_file, sha256_of
 from http_fixture import Route, WeightsServer, isolate_weights_env, leftovers, payload, weight_file_for
 
@@ -208,3 +216,75 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize("with_size", [True, False])
+def test_a_server_that_never_stops_sending_is_cut_off(
+    server: WeightsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, with_size: bool
+) -> None:
+    """Aborted once past the registry size, or past the cap when the size is unknown."""
+    server.routes["/endless"] = Route(BODY, endless=True)
+    monkeypatch.setattr(download_module, "UNKNOWN_SIZE_CAP", 4 * len(BODY))
+    wf = weight_file_for(BODY, [server.url("/endless")], with_size=with_size)
+    limit = f"the registry's size, {len(BODY)} bytes" if with_size else f"the {4 * len(BODY)} bytes allowed"
+    with pytest.raises(DownloadError, match=rf"/endless: keeps sending, more than {limit}"):
+        download_weight_file(wf, tmp_path, progress=False)
+    assert not (tmp_path / wf.filename).exists() and leftovers(tmp_path) == []
+
+
+def test_a_full_disk_says_free_space_not_set_a_mirror(
+    server: WeightsServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def write_to_full_device(path: Path, write, **kwargs) -> None:  # /dev/full: every write is ENOSPC
+        with open("/dev/full", "wb", buffering=0) as full:
+            write(full)
+
+    monkeypatch.setattr(download_module, "atomic_write", write_to_full_device)
+    wf = weight_file_for(BODY, [server.url(FILE_PATH), server.url("/never-tried")])
+    with pytest.raises(StorageError) as info:
+        download_weight_file(wf, tmp_path, progress=False)
+    assert "no space left" in str(info.value) and "free space" in str(info.value)
+    assert "MIRROR" not in str(info.value) and server.requests("/never-tried") == 0
+
+
+@pytest.mark.parametrize("mirror", ["mirror.example.org/weights", "ftp://host/x", "http://", "file://", "http://a b"])
+def test_a_malformed_mirror_is_an_option_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, mirror: str) -> None:
+    monkeypatch.setenv("HEAR_BYOLS_MIRROR", mirror)
+    wf = weight_file_for(BODY, ["http://127.0.0.1:9/unused"])
+    with pytest.raises(InvalidOptionError, match=r"HEAR_BYOLS_MIRROR=.* is not a base URL.*file:///folder"):
+        download_weight_file(wf, tmp_path, progress=False)
+
+
+def test_an_unusable_lock_file_is_a_storage_error(server: WeightsServer, tmp_path: Path) -> None:
+    wf = weight_file_for(BODY, [server.url(FILE_PATH)])
+    lock = tmp_path / f"{wf.filename}.lock"
+    lock.symlink_to(lock)  # a symlink loop in the lock's place
+    with pytest.raises(StorageError, match=rf"lock file {lock} .*delete .* if it is a symlink"):
+        download_weight_file(wf, tmp_path, progress=False)
+    with pytest.raises(StorageError, match="make /proc writable .*HEAR_BYOLS_CACHE_DIR"):
+        download_weight_file(wf, "/proc", progress=False)  # read-only even for root
+
+
+def test_stale_parts_and_locks_of_killed_downloads_are_removed(server: WeightsServer, tmp_path: Path) -> None:
+    from hear_byols.stale import STALE_AFTER_S
+
+    wf = weight_file_for(BODY, [server.url(FILE_PATH)])
+    tmp_path.joinpath("cache").mkdir(exist_ok=True)
+    old_part, young_part = tmp_path / f".{wf.filename}.k1ll3d.part", tmp_path / f".{wf.filename}.y0ung.part"
+    free_lock, held_lock = tmp_path / "other.pth.lock", tmp_path / "held.pth.lock"
+    for path in (old_part, young_part, free_lock, held_lock):
+        path.write_bytes(b"")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", f"from filelock import FileLock; import time; lock = FileLock({str(held_lock)!r}); lock.acquire(); "
+         "print('held', flush=True); time.sleep(120)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        long_ago = time.time() - STALE_AFTER_S - 60
+        for path in (old_part, free_lock, held_lock):
+            os.utime(path, (long_ago, long_ago))
+        assert download_weight_file(wf, tmp_path, progress=False).read_bytes() == BODY
+        assert not old_part.exists() and not free_lock.exists()
+        assert young_part.exists() and held_lock.exists()  # young, or locked by a live process
+    finally:
+        holder.kill()
+        holder.wait()

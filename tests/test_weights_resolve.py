@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from hear_byols.errors import CheckpointError, ChecksumError, InvalidOptionError, WeightsUnavailableError
-from hear_byols.weights import cache_dir, candidate_paths, default_weight_file, locations, resolve_weights
+from hear_byols.weights import cache_dir, candidate_paths, default_weight_file, hashing, locations, resolve_weights
 from http_fixture import Route, WeightsServer, isolate_weights_env, payload, use_registry, weight_file_for
 
 BODY = payload(200_000, seed=1)
@@ -138,13 +138,43 @@ def test_unknown_variant_and_foreign_file_name() -> None:
         resolve_weights("byola", filename="x.pth")
 
 
-def test_real_registry_file_found_in_override_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A local copy with the published size is used without network (sparse file: no 21 MB write)."""
+def test_real_registry_file_of_the_right_size_but_wrong_bytes_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A local copy with the published size but other bytes is refused (sparse file: no 21 MB write)."""
     monkeypatch.setenv("HEAR_BYOLS_OFFLINE", "1")
     monkeypatch.setenv("HEAR_BYOLS_WEIGHTS_DIR", str(tmp_path))
     wf = default_weight_file("default")
-    assert wf is not None and wf.size is not None
+    assert wf is not None and wf.size is not None and wf.sha256 is not None
     with open(tmp_path / wf.filename, "wb") as fh:
         fh.truncate(wf.size)
-    assert resolve_weights("default") == tmp_path / wf.filename
     assert candidate_paths("default")[0] == ("$HEAR_BYOLS_WEIGHTS_DIR", tmp_path / wf.filename)
+    with pytest.raises(ChecksumError) as info:
+        resolve_weights("default")
+    for expected in (str(tmp_path / wf.filename), f"sha256: expected {wf.sha256}, found ", "hear-byols download default"):
+        assert expected in str(info.value)
+
+
+def test_local_file_is_hashed_once_per_process_until_it_changes(
+    server: WeightsServer, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache.mkdir()
+    cached = cache / "test-weights.pth"
+    cached.write_bytes(BODY)
+    hashed: list[Path] = []
+    real_sha256 = hashing.sha256_of
+    monkeypatch.setattr(hashing, "sha256_of", lambda path: hashed.append(Path(path)) or real_sha256(path))
+    for _ in range(3):
+        assert resolve_weights("default") == cached
+    assert hashed == [cached]
+    corrupt = bytearray(BODY)
+    corrupt[-1] ^= 0xFF  # same size: only the hash can tell
+    cached.write_bytes(bytes(corrupt))
+    with pytest.raises(ChecksumError, match="sha256: expected"):
+        resolve_weights("default")
+    assert server.requests(FILE_PATH) == 0
+
+
+def test_shipped_default512_checkpoint_verifies(real_default512: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(locations, "package_checkpoints_dir", lambda: real_default512.parent)
+    assert resolve_weights("default512") == real_default512

@@ -2,12 +2,14 @@
 
 Files are processed one at a time so memory depends on the longest file, not on how many
 there are. A file that cannot be embedded is recorded with its reason and the run goes on;
-the exit status says whether anything failed.
+the exit status says whether anything failed. Each output's provenance is journaled as it is
+written (``journal.py``): an existing output is skipped only when its record matches this
+run's settings, and ``--out`` is locked for the run (``outdir.py``).
 """
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ import hear_byols
 from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE, read_audio_16k
 from hear_byols.atomic import save_npy
+from hear_byols.cli.failures import FILE_ERRORS, failure_reason
 from hear_byols.cli.index import (
     FAILED,
     SKIPPED,
@@ -25,21 +28,19 @@ from hear_byols.cli.index import (
     FileRecord,
     conflicting_settings,
     merge_index,
+    next_run_id,
     read_index,
+    recover_killed_runs,
+    same_settings,
     write_index,
 )
 from hear_byols.cli.inputs import InputFile
+from hear_byols.cli.journal import Journal, read_journal
+from hear_byols.cli.outdir import claimed_out_dir
 from hear_byols.cli.progress import Progress
-from hear_byols.errors import HearByolsError, UsageError
+from hear_byols.errors import UsageError
 from hear_byols.model import ByolsModel
 from hear_byols.weights import sha256_of
-
-#: Errors that concern one file: recorded, and the run goes on. Anything else is a bug and stops it.
-FILE_ERRORS = (HearByolsError, OSError, MemoryError, RuntimeError)
-_OUT_OF_MEMORY_HINT = (
-    "a scene embedding encodes the whole file at once (its memory grows with the length): "
-    "split long files, or use --timestamps, whose memory does not grow with the length"
-)
 
 
 @dataclass(frozen=True)
@@ -68,35 +69,38 @@ def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
 
 def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
     """Embed ``items``; returns the exit status (0 all written or skipped, 1 any failure)."""
-    model = load_model(
-        options.weights, variant=options.variant, normalization=options.normalization,
-        timestamp_mode=options.timestamp_mode,
-    ).to(options.device)
-    run = run_header(model, options)
-    index = read_index(options.out_dir)
-    conflicts = conflicting_settings(index, run["settings"])
-    if conflicts and not options.overwrite:
-        raise UsageError(
-            f"{options.out_dir} holds embeddings made with other settings ({conflicts[-1]}), which would be "
-            f"skipped as done; use another --out directory, or --overwrite to recompute every file"
-        )
-    records: list[FileRecord] = []
-    progress = Progress(items, quiet=options.quiet)
-    try:
-        for item in items:
-            record = _process(model, item, options)
-            records.append(record)
-            detail = record.reason or ", ".join(record.outputs)
-            progress.file_done(item, record.status, detail)
-    finally:
-        progress.close()
-        index_path = write_index(options.out_dir, merge_index(index, run, records))
-        _print_summary(records, len(items), index_path)
+    with claimed_out_dir(options.out_dir):
+        index, journal = read_index(options.out_dir), read_journal(options.out_dir)
+        model = load_model(
+            options.weights, variant=options.variant, normalization=options.normalization,
+            timestamp_mode=options.timestamp_mode,
+        ).to(options.device)
+        run = {"id": next_run_id(index, journal), **run_header(model, options)}
+        index = recover_killed_runs(index, journal)
+        conflicts = conflicting_settings(index, journal, run["settings"])
+        if conflicts and not options.overwrite:
+            raise UsageError(
+                f"{options.out_dir} holds embeddings made with other settings ({conflicts[0]}), which would be "
+                f"skipped as done; use another --out directory, or --overwrite to recompute every file"
+            )
+        journal.add_run(run)
+        records: list[FileRecord] = []
+        progress = Progress(items, quiet=options.quiet)
+        try:
+            for item in items:
+                record = _process(model, item, options, journal, run)
+                records.append(record)
+                progress.file_done(item, record.status, record.reason or ", ".join(record.outputs))
+        finally:
+            progress.close()
+            index_path = write_index(options.out_dir, merge_index(index, run, records))
+            _print_summary(records, len(items), index_path)
     return 1 if any(record.status == FAILED for record in records) else 0
 
 
 def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
-    """What the index records about this run; ``settings`` are the options that shape the numbers."""
+    """What the index records about this run; ``settings`` are what shape the numbers (the device
+    type and precision too: CPU and GPU outputs differ in the last bits, half precision more)."""
     return {
         "settings": {
             "model": model.variant,
@@ -109,6 +113,8 @@ def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
             "sample_rate": TARGET_RATE,
             "resampler": f"soxr {RESAMPLE_QUALITY}",
             "downmix": "mean of channels",
+            "device_type": options.device.type,
+            "precision": getattr(model, "precision", "float32"),
         },
         "device": str(options.device),
         "hear_byols": hear_byols.__version__,
@@ -116,22 +122,30 @@ def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
     }
 
 
-def _process(model: ByolsModel, item: InputFile, options: EmbedOptions) -> FileRecord:
+def _process(
+    model: ByolsModel, item: InputFile, options: EmbedOptions, journal: Journal, run: dict[str, Any]
+) -> FileRecord:
     outputs = output_paths(item, options)
     names = [str(path.relative_to(options.out_dir)) for path in outputs]
-    if not options.overwrite and all(path.is_file() for path in outputs):
+    if not options.overwrite and same_settings(journal.recorded_settings(names), run["settings"]):
         return FileRecord(str(item.path), names, SKIPPED, "output exists (use --overwrite to recompute)")
     try:
         audio = read_audio_16k(item.path)
     except FILE_ERRORS as exc:
-        return FileRecord(str(item.path), names, FAILED, _reason(item, exc))
+        return FileRecord(str(item.path), names, FAILED, _reason(item, exc, options))
     described = dict(duration_s=audio.duration_s, sample_rate=audio.source_rate, channels=audio.channels)
     try:
-        for path, array in zip(outputs, _embed(model, audio.samples, options)):
+        arrays = _embed(model, audio.samples, options)
+        if not all(np.isfinite(array).all() for array in arrays):
+            return FileRecord(str(item.path), names, FAILED, "the embedding has NaN or Inf values; not written",
+                              **described)
+        for path, array in zip(outputs, arrays):
             save_npy(path, array)
     except FILE_ERRORS as exc:
-        return FileRecord(str(item.path), names, FAILED, _reason(item, exc), **described)
-    return FileRecord(str(item.path), names, WRITTEN, **described)
+        return FileRecord(str(item.path), names, FAILED, _reason(item, exc, options), **described)
+    record = FileRecord(str(item.path), names, WRITTEN, **described)
+    journal.add_file(run["id"], asdict(record))
+    return record
 
 
 def _embed(model: ByolsModel, samples: np.ndarray, options: EmbedOptions) -> list[np.ndarray]:
@@ -144,13 +158,8 @@ def _embed(model: ByolsModel, samples: np.ndarray, options: EmbedOptions) -> lis
     return [get_scene_embeddings(clip, model)[0].cpu().numpy()]
 
 
-def _reason(item: InputFile, exc: BaseException) -> str:
-    message = str(exc).removeprefix(f"{item.path}: ")
-    if isinstance(exc, HearByolsError):
-        return message
-    if isinstance(exc, MemoryError) or "allocate" in message or "out of memory" in message:
-        message += f"; {_OUT_OF_MEMORY_HINT}"
-    return f"{type(exc).__name__}: {message}"
+def _reason(item: InputFile, exc: BaseException, options: EmbedOptions) -> str:
+    return failure_reason(exc, str(item.path), timestamps=options.timestamps, device=options.device)
 
 
 def _print_summary(records: list[FileRecord], n_items: int, index_path: Path) -> None:

@@ -5,7 +5,8 @@ file embedded again replaces its row. Every row points at the run (model, weight
 options, versions) that wrote it, so outputs made by several runs stay traceable. A file
 skipped because its output exists keeps the row of the run that wrote it. Mixing settings in
 one directory is refused unless ``--overwrite`` (see ``conflicting_settings``), because a
-skipped file would then silently hold an embedding of another model or option.
+skipped file would then silently hold an embedding of another model or option. Runs killed
+before writing the index are recovered from the provenance journal (``journal.py``).
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from hear_byols.atomic import atomic_write
-from hear_byols.errors import UsageError
+from hear_byols.cli.journal import Journal
+from hear_byols.errors import StorageError, UsageError
 
 INDEX_NAME = "index.json"
 FORMAT_VERSION = 1
@@ -44,29 +46,78 @@ def read_index(out_dir: Path) -> dict[str, Any]:
         return {"format": FORMAT_VERSION, "runs": [], "files": []}
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
-        if index.get("format") != FORMAT_VERSION or not isinstance(index.get("runs"), list):
-            raise ValueError(f"not a format-{FORMAT_VERSION} hear-byols index")
+        _check_shape(index)
         return index
-    except (ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError, TypeError) as exc:
         raise UsageError(f"{path} cannot be read ({exc}); move it away or use another --out directory") from None
 
 
-def conflicting_settings(index: dict[str, Any], settings: dict[str, Any]) -> list[dict[str, Any]]:
-    """Settings of earlier runs in ``index`` that would give other numbers than ``settings``."""
+def _check_shape(index: Any) -> None:
+    """Every type the merge relies on, checked before any work (not found after an hour)."""
+    if not isinstance(index, dict) or index.get("format") != FORMAT_VERSION:
+        raise ValueError(f"not a format-{FORMAT_VERSION} hear-byols index")
+    runs, files = index.get("runs"), index.get("files")
+    if not isinstance(runs, list) or not all(
+        isinstance(run, dict) and type(run.get("id")) is int and isinstance(run.get("settings"), dict) for run in runs
+    ):
+        raise ValueError('"runs" must be a list of {"id": int, "settings": {...}}')
+    ids = {run["id"] for run in runs}
+    if not isinstance(files, list) or not all(_valid_row(row, ids) for row in files):
+        raise ValueError('"files" must be a list of rows with "outputs" (non-empty list of names), "status" and a known "run"')
+
+
+def _valid_row(row: Any, run_ids: set[int]) -> bool:
+    return (
+        isinstance(row, dict)
+        and isinstance(row.get("outputs"), list)
+        and bool(row["outputs"])
+        and all(isinstance(name, str) for name in row["outputs"])
+        and row.get("status") in (WRITTEN, SKIPPED, FAILED)
+        and row.get("run") in run_ids
+    )
+
+
+def next_run_id(index: dict[str, Any], journal: Journal) -> int:
+    """A run id not used by the index nor the journal."""
+    return 1 + max([run["id"] for run in index["runs"]] + list(journal.runs), default=0)
+
+
+def recover_killed_runs(index: dict[str, Any], journal: Journal) -> dict[str, Any]:
+    """``index`` plus the files of journaled runs that were killed before writing it."""
+    known = {run["id"] for run in index["runs"]}
+    for run_id in sorted(set(journal.runs) - known):
+        rows = [entry["file"] for entry in journal.valid_entries() if entry["run"] == run_id]
+        if rows:
+            index = merge_index(index, journal.runs[run_id], [FileRecord(**row) for row in rows])
+    return index
+
+
+def conflicting_settings(index: dict[str, Any], journal: Journal, settings: dict[str, Any]) -> list[str]:
+    """How earlier runs with outputs in the directory differ from ``settings`` (``"model: 'cvt'
+    recorded, 'default' now"``), one line per differing run."""
+    recorded = [run["settings"] for run in index["runs"]]
+    recorded += [journal.runs[entry["run"]]["settings"] for entry in journal.valid_entries()]
     wanted = _compared(settings)
-    return [run["settings"] for run in index["runs"] if _compared(run["settings"]) != wanted]
+    conflicts = []
+    for old in recorded:
+        keys = sorted(set(_compared(old)) | set(wanted))
+        differences = [f"{key}: {old.get(key)!r} recorded, {wanted.get(key)!r} now" for key in keys if old.get(key) != wanted.get(key)]
+        if differences and "; ".join(differences) not in conflicts:
+            conflicts.append("; ".join(differences))
+    return conflicts
 
 
 def merge_index(index: dict[str, Any], run: dict[str, Any], records: list[FileRecord]) -> dict[str, Any]:
-    """``index`` with this run's header and rows added (see the module docstring for the rules)."""
-    run_id = 1 + max((old["id"] for old in index["runs"]), default=0)
+    """``index`` with ``run`` (its header, with its ``id``) and its rows added (see the module
+    docstring for the rules)."""
+    run_id = run["id"]
     rows = {row["outputs"][0]: row for row in index["files"]}
     for record in records:
         previous = rows.get(record.outputs[0])
         if record.status == SKIPPED and previous is not None and previous["status"] == WRITTEN:
             continue
         rows[record.outputs[0]] = {**asdict(record), "run": run_id}
-    runs = [*index["runs"], {"id": run_id, **run}]
+    runs = [*[r for r in index["runs"] if r["id"] != run_id], run]
     used = {row["run"] for row in rows.values()}
     return {
         "format": FORMAT_VERSION,
@@ -79,8 +130,19 @@ def write_index(out_dir: Path, index: dict[str, Any]) -> Path:
     """Atomically replace ``OUT/index.json``."""
     path = out_dir / INDEX_NAME
     text = json.dumps(index, indent=2, sort_keys=False) + "\n"
-    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    try:
+        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write {path} ({exc.strerror or exc}); free space on that disk and rerun the same command: "
+            "the outputs written are recorded in its journal and will be skipped"
+        ) from None
     return path
+
+
+def same_settings(a: dict[str, Any] | None, b: dict[str, Any]) -> bool:
+    """Whether two runs' settings give the same numbers (``a`` None: nothing recorded)."""
+    return a is not None and _compared(a) == _compared(b)
 
 
 def _compared(settings: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ Each file gets a relative name that its outputs mirror under ``--out``: a direct
 keep their path below that directory, a glob's matches their path below the glob's fixed
 part (``talks/**/*.flac`` -> ``sub/x.flac``), a file named directly its own name. Resolving
 everything before any work starts lets a typo fail at once (exit status 2) instead of after
-an hour of embedding.
+an hour of embedding. ``**`` and directories are searched without following symlinked
+directories (a symlink loop would never end), and a relative name that climbs out of
+``--out`` (a glob with ``..`` below its fixed part) is refused.
 """
 from __future__ import annotations
 
@@ -45,22 +47,32 @@ def _expand(argument: str) -> list[InputFile]:
     if glob.has_magic(argument):
         base = _fixed_part(path)
         files: list[InputFile] = []
-        for match in sorted(glob.glob(os.fspath(path), recursive=True)):
-            matched = Path(match)
+        # pathlib's ``**`` does not descend into symlinked directories (glob.glob's does, forever in a loop)
+        for matched in sorted(base.glob(os.fspath(path.relative_to(base)))):
             if matched.is_dir():
                 files.extend(_audio_below(matched, base))
             elif _is_audio_name(matched):
-                files.append(InputFile(matched, matched.relative_to(base)))
+                files.append(InputFile(matched, _inside_out(matched.relative_to(base), argument)))
         return files
     return []
 
 
+def _inside_out(relative: Path, argument: str) -> Path:
+    """``relative`` without ``..`` steps; UsageError when it would climb out of ``--out``."""
+    normal = Path(os.path.normpath(relative))
+    if normal.is_absolute() or normal.parts[:1] == ("..",):
+        raise UsageError(
+            f"{argument}: the match {relative} climbs above the pattern's fixed part with '..', so its output "
+            "would be written outside --out; put the '..' steps before the first wildcard"
+        )
+    return normal
+
+
 def _audio_below(directory: Path, base: Path) -> list[InputFile]:
-    return [
-        InputFile(path, path.relative_to(base))
-        for path in sorted(directory.rglob("*"))
-        if path.is_file() and _is_audio_name(path)
-    ]
+    found = []
+    for root, _, names in os.walk(directory):  # does not follow symlinked directories
+        found += [Path(root, name) for name in names if _is_audio_name(Path(name)) and Path(root, name).is_file()]
+    return [InputFile(path, _inside_out(path.relative_to(base), str(directory))) for path in sorted(found)]
 
 
 def _is_audio_name(path: Path) -> bool:

@@ -7,7 +7,9 @@ of the padded signal and is kept while it ends inside it, so there are
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -18,6 +20,22 @@ from hear_byols.errors import InvalidOptionError
 DEFAULT_FRAME_DURATION_MS = 1000.0
 DEFAULT_HOP_SIZE_MS = 50.0
 MS_PER_SECOND = 1000.0
+#: Most frames one clip may get: 10 million frames at hop 50 ms is 139 hours of audio. A hop
+#: such as 1e-300 ms would otherwise build its grid forever; its output could not fit anyway.
+MAX_FRAMES = 10_000_000
+
+
+def milliseconds(name: str, value: Any) -> float:
+    """``value`` as a positive finite number of ms; refuses strings, None and booleans
+    (``True`` would otherwise silently mean 1 ms)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidOptionError(
+            f"{name}={value!r} ({type(value).__name__}): expected a number of milliseconds, e.g. {name}=50.0"
+        )
+    number = float(value)
+    if not (math.isfinite(number) and number > 0):
+        raise InvalidOptionError(f"{name}={value!r} ms must be a positive finite number of milliseconds")
+    return number
 
 
 @dataclass(frozen=True)
@@ -55,10 +73,8 @@ class FrameGrid:
 
 def frame_grid(n_samples: int, sample_rate: int, frame_duration_ms: float, hop_size_ms: float) -> FrameGrid:
     """Frames for a clip of ``n_samples``; refuses frame sizes that are not whole samples."""
-    if not (math.isfinite(frame_duration_ms) and frame_duration_ms > 0):
-        raise InvalidOptionError(f"frame_duration={frame_duration_ms!r} ms must be a positive number")
-    if not (math.isfinite(hop_size_ms) and hop_size_ms > 0):
-        raise InvalidOptionError(f"hop_size={hop_size_ms!r} ms must be a positive number")
+    frame_duration_ms = milliseconds("frame_duration", frame_duration_ms)
+    hop_size_ms = milliseconds("hop_size", hop_size_ms)
     frame_size_exact = frame_duration_ms / MS_PER_SECOND * sample_rate
     frame_size = round(frame_size_exact)
     if abs(frame_size - frame_size_exact) > 1e-6:
@@ -68,6 +84,13 @@ def frame_grid(n_samples: int, sample_rate: int, frame_duration_ms: float, hop_s
         )
     step = hop_size_ms / MS_PER_SECOND * sample_rate
     padded = n_samples + frame_size
+    n_frames = n_samples / step + 1  # a float: the bound is checked before any int overflows
+    if n_frames > MAX_FRAMES:
+        shortest = MS_PER_SECOND * n_samples / (MAX_FRAMES - 1) / sample_rate
+        raise InvalidOptionError(
+            f"hop_size={hop_size_ms!r} ms gives {n_frames:.3g} frames for a clip of {n_samples} samples, more than "
+            f"{MAX_FRAMES:,}; use hop_size >= {shortest:.3g} ms (the default is {DEFAULT_HOP_SIZE_MS:g} ms)"
+        )
     starts = []
     k = 0
     while True:

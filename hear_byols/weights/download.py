@@ -3,26 +3,31 @@
 The bytes go to a temporary ``.part`` file next to the destination, are checked against the
 Content-Length and the registry's size and hash, and only then renamed into place (an atomic
 rename on one file system). A file lock makes parallel processes download once: the others
-wait, then find the verified file.
+wait, then find the verified file. A transfer is aborted as soon as it passes the registry's
+size (1 GiB when the size is unknown): a server that never stops sending must not fill the disk.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
 import os
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from filelock import FileLock, Timeout
+from filelock import Timeout
 from tqdm import tqdm
 
 from hear_byols.atomic import atomic_write
-from hear_byols.errors import ChecksumError, DownloadError, WeightsUnavailableError
+from hear_byols.locking import acquire
+from hear_byols.stale import remove_stale_locks, remove_stale_temporaries
+from hear_byols.errors import ChecksumError, DownloadError, InvalidOptionError, StorageError, WeightsUnavailableError
 from hear_byols.weights.env import (
     CACHE_DIR_ENV,
     MIRROR_ENV,
@@ -39,6 +44,10 @@ LOCK_TIMEOUT_S = 30 * 60
 #: Seconds without any byte from the server before giving up on a URL.
 _NETWORK_TIMEOUT_S = 60
 _CHUNK = 1 << 16
+#: Most bytes accepted from a URL when the registry gives no size (the largest file is 85 MB).
+UNKNOWN_SIZE_CAP = 1 << 30
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_MIRROR_SCHEMES = ("http", "https", "file")
 
 
 def download_weight_file(
@@ -60,6 +69,8 @@ def download_weight_file(
         raise WeightsUnavailableError(_offline_message(wf, final, urls))
     _make_dir(final.parent)
     with _locked(final, lock_timeout):
+        remove_stale_temporaries(final.parent, ".part", prefix=final.name)  # parts of killed downloads
+        remove_stale_locks(final.parent)
         if final.is_file() and find_mismatch(final, wf) is None:
             return final  # fetched by another process while we waited, or earlier
         return _download_from_first_working(wf, final, urls, progress)
@@ -68,7 +79,20 @@ def download_weight_file(
 def download_urls(wf: WeightFile) -> list[str]:
     """URLs to try in order: ``$HEAR_BYOLS_MIRROR/<filename>`` when set, then the registry's."""
     mirror = env_value(MIRROR_ENV)
+    if mirror is not None:
+        _check_mirror(mirror)
     return ([f"{mirror.rstrip('/')}/{wf.filename}"] if mirror else []) + list(wf.urls)
+
+
+def _check_mirror(mirror: str) -> None:
+    """A malformed mirror is a configuration error, not a failed download of every file."""
+    parts = urllib.parse.urlsplit(mirror)
+    usable = parts.scheme in _MIRROR_SCHEMES and (parts.netloc if parts.scheme != "file" else parts.path)
+    if not usable or any(c.isspace() for c in mirror):
+        raise InvalidOptionError(
+            f"{MIRROR_ENV}={mirror!r} is not a base URL; set it to http(s)://host/folder or file:///folder "
+            "(the folder holding the weight files), or unset it"
+        )
 
 
 def _download_from_first_working(wf: WeightFile, final: Path, urls: list[str], progress: bool | None) -> Path:
@@ -97,33 +121,61 @@ def _fetch(url: str, final: Path, wf: WeightFile, progress: bool | None) -> None
         if mismatch is not None:
             raise ChecksumError(f"{url}: served a file that is not the official {wf.filename} ({mismatch}); discarded")
 
-    atomic_write(final, lambda out: _stream(url, out, wf.filename, wf.size, progress), check=check, suffix=".part")
+    try:
+        atomic_write(final, lambda out: _stream(url, out, wf.filename, wf.size, progress), check=check, suffix=".part")
+    except OSError as exc:
+        if exc.errno not in _DISK_FULL:
+            raise
+        raise _disk_full(final, wf.size) from None
 
 
 def _stream(url: str, out: IO[bytes], filename: str, size: int | None, progress: bool | None) -> None:
-    """Copy the body of ``url`` into ``out``; DownloadError (naming ``url``) on any failure."""
+    """Copy the body of ``url`` into ``out``; DownloadError (naming ``url``) on any failure,
+    StorageError when the disk is full."""
     request = urllib.request.Request(url, headers={"User-Agent": "hear_byols"})
+    cap = size if size is not None else UNKNOWN_SIZE_CAP
     try:
         with urllib.request.urlopen(request, timeout=_NETWORK_TIMEOUT_S) as response:
             announced = _content_length(response)
+            if announced is not None and announced > cap:
+                raise _too_large(url, f"announces {announced} bytes", cap, size)
             with _progress_bar(filename, announced or size, progress) as bar:
                 received = 0
                 while chunk := response.read(_CHUNK):
-                    out.write(chunk)
                     received += len(chunk)
+                    if received > cap:
+                        raise _too_large(url, "keeps sending", cap, size)
+                    out.write(chunk)
                     bar.update(len(chunk))
+    except (DownloadError, StorageError):
+        raise
     except urllib.error.HTTPError as exc:
         exc.close()
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise DownloadError(f"{url}: cannot fetch ({exc.reason})") from None
     except (OSError, http.client.HTTPException) as exc:
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            raise _disk_full(Path(out.name), size) from None
         raise DownloadError(f"{url}: transfer failed ({type(exc).__name__}: {exc})") from None
     if announced is not None and received != announced:
         raise DownloadError(
             f"{url}: transfer cut short: received {received} of the {announced} bytes "
             "announced by Content-Length"
         )
+
+
+def _too_large(url: str, what: str, cap: int, size: int | None) -> DownloadError:
+    limit = f"the registry's size, {size} bytes" if size is not None else f"the {cap} bytes allowed for a file of unknown size"
+    return DownloadError(f"{url}: {what}, more than {limit}; aborted (not the official file, or a broken server)")
+
+
+def _disk_full(path: Path, size: int | None) -> StorageError:
+    needed = f" ({size} bytes needed)" if size is not None else ""
+    return StorageError(
+        f"no space left on the device holding {path.parent} while downloading {path.name}{needed}: free space "
+        f"there, or set {CACHE_DIR_ENV} to a directory on a disk with room"
+    )
 
 
 def _content_length(response: http.client.HTTPResponse) -> int | None:
@@ -148,9 +200,8 @@ def _progress_bar(filename: str, total: int | None, progress: bool | None) -> tq
 def _locked(final: Path, timeout: float) -> Iterator[None]:
     """Hold ``<final>.lock`` so one process downloads while the others wait for its result."""
     lock_path = final.with_name(final.name + ".lock")
-    lock = FileLock(str(lock_path), timeout=timeout)
     try:
-        lock.acquire()
+        lock = acquire(lock_path, timeout, f"set {CACHE_DIR_ENV} to a writable directory")
     except Timeout:
         raise DownloadError(
             f"waited {timeout:.0f} s for {lock_path}, held by another process downloading {final.name}. "

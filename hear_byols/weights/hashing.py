@@ -15,6 +15,8 @@ from hear_byols.errors import ChecksumError
 from hear_byols.variants import WeightFile
 
 _CHUNK = 1 << 20
+#: Files that verified in this process, keyed by what changes when the file is replaced or edited.
+_VERIFIED: set[tuple[str, int, int, int]] = set()
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
@@ -63,6 +65,20 @@ def verify_file(path: str | os.PathLike[str], wf: WeightFile, *, full_hash: bool
             f"{path} is not the official {wf.filename} ({mismatch}). Delete it and download it "
             f"again with `hear-byols download {wf.variant}`"
         )
+
+
+def verify_once(path: str | os.PathLike[str], wf: WeightFile) -> None:
+    """``verify_file`` with the full hash, computed once per process while the file stays the same.
+
+    A cached copy of the right size can still be corrupt, so a size check is not enough; the
+    key (path, size, mtime_ns, inode) changes when the file is rewritten or replaced, so repeated
+    ``load_model()`` calls stay cheap without trusting a file that changed since it was hashed.
+    """
+    stat = os.stat(path)
+    key = (os.path.realpath(path), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    if key not in _VERIFIED:
+        verify_file(path, wf)
+        _VERIFIED.add(key)
 
 
 def _chunks(path: Path) -> Iterator[bytes]:

@@ -2,8 +2,9 @@
 
 Order: an explicit path; the ``$HEAR_BYOLS_WEIGHTS_DIR`` override; the package's
 ``checkpoints/`` folder; the user cache; else a verified download into the cache (unless
-offline). Files found locally get the cheap size check only (hashing hundreds of MB at every
-load would be slow); downloads are fully hashed before they are renamed into place.
+offline). A file found locally is fully hashed before its first use in a process (a corrupt
+copy of the right size is refused, never loaded); downloads are hashed before they are
+renamed into place.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from hear_byols.errors import (
 from hear_byols.resources import package_data_dir
 from hear_byols.weights.download import download_weight_file
 from hear_byols.weights.env import CACHE_DIR_ENV, WEIGHTS_DIR_ENV, env_path
-from hear_byols.weights.hashing import verify_file
+from hear_byols.weights.hashing import verify_once
 from hear_byols.weights.registry import WeightFile, registry_entries
 
 
@@ -64,10 +65,10 @@ def resolve_weights(
 
 
 def resolve_weight_file(wf: WeightFile, *, download: bool = True, progress: bool | None = None) -> Path:
-    """Path of the official file ``wf``: the first local copy (size-checked), else a download."""
+    """Path of the official file ``wf``: the first local copy (hash-checked), else a download."""
     for _, path in _candidates(wf.filename):
         if path.is_file():
-            verify_file(path, wf, full_hash=False)  # a bad copy is reported, never silently replaced
+            verify_once(path, wf)  # a bad copy is reported, never silently replaced
             return path
     if not download:
         searched = ", ".join(str(path) for _, path in _candidates(wf.filename))

@@ -1,0 +1,72 @@
+"""``python -m evaluation run`` refuses malformed task folders and options before any heareval step."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from evaluation.__main__ import main
+from evaluation.tasks import metadata
+
+
+def task_folder(root: Path, *, event: bool = False) -> Path:
+    """A minimal valid HEAR task folder (no audio: the checks run before heareval reads any)."""
+    folder = root / "task"
+    folder.mkdir(parents=True)
+    meta = metadata("task", "event" if event else "scene", "multilabel" if event else "multiclass",
+                    "trainvaltest", ["train", "valid", "test"], 1.0, ["top1_acc"])
+    (folder / "task_metadata.json").write_text(json.dumps(meta))
+    (folder / "labelvocabulary.csv").write_text("idx,label\n0,yes\n1,no\n")
+    labels = [{"label": "yes", "start": 0.0, "end": 100.0}] if event else ["yes"]
+    for split in ("train", "valid", "test"):
+        (folder / f"{split}.json").write_text(json.dumps({"a.wav": labels}))
+    return folder
+
+
+def run(tmp_path: Path, *extra: str) -> int:
+    return main(["run", "--modules", "hear_byols.default", "--tasks-dir", str(tmp_path / "tasks"),
+                 "--out", str(tmp_path / "out"), "--deterministic-weights", *extra])
+
+
+@pytest.mark.parametrize(
+    "file, content, message",
+    [
+        ("task_metadata.json", "{not json", "task_metadata.json: not valid JSON"),
+        ("task_metadata.json", "[1, 2]", "must hold a JSON object"),
+        ("task_metadata.json", '{"task_name": "t"}', "'embedding_type' must be str, found 'nothing'"),
+        ("labelvocabulary.csv", "label,idx\nyes,0\n", "the first line must be 'idx,label'"),
+        ("labelvocabulary.csv", "idx,label\n1,yes\n", "indices 0, 1, 2"),
+        ("valid.json", '["a.wav"]', "valid.json: must map each audio file name to its labels"),
+        ("test.json", '{"a.wav": "yes"}', "test.json: 'a.wav': expected [label, ...]"),
+        ("train.json", '{"a.wav": ["maybe"]}', "labels ['maybe'] not in labelvocabulary.csv"),
+    ],
+)
+def test_malformed_task_folder_is_reported_before_any_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], file: str, content: str, message: str
+) -> None:
+    folder = task_folder(tmp_path / "tasks")
+    (folder / file).write_text(content)
+    assert run(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert f"task folder task: {folder / file}" in err and message in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "steps.jsonl").exists()  # no heareval step ran
+
+
+def test_missing_split_file_and_event_labels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = task_folder(tmp_path / "tasks", event=True)
+    (folder / "test.json").write_text(json.dumps({"a.wav": [{"label": "yes", "start": 0.0}]}))
+    assert run(tmp_path) == 1
+    assert "test.json: 'a.wav': expected [{\"label\": ..., \"start\": ms, \"end\": ms}, ...]" in capsys.readouterr().err
+    (folder / "test.json").unlink()
+    assert run(tmp_path) == 1
+    assert "test.json: missing" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("options, message", [("[1,2]", "is a JSON list; pass an object"), ("{nope", "is not JSON")])
+def test_model_options_must_be_a_json_object(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: str, message: str
+) -> None:
+    with pytest.raises(SystemExit) as info:
+        run(tmp_path, "--model-options", options)
+    assert info.value.code == 2 and message in capsys.readouterr().err
