@@ -62,9 +62,7 @@ def timestamp_embeddings(
         frames = frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid, frame_method)
         share = isinstance(frames, SharedStftFrames) and shares_overlapping_frames(model.encoder)
         cpu_frames = SHARED_FRAMES_PER_FORWARD if share else frames_per_forward
-        frame_columns = model.spec.frontend.n_columns(grid.frame_size)
-        per_forward = items_per_forward(device, cpu_frames, frame_columns, MAX_FRAMES_PER_FORWARD)
-        chunks = frame_chunks(n_clips, grid.n_frames, per_forward)
+        chunks = frame_chunks(n_clips, grid.n_frames, frames_per_pass(model, grid, cpu_frames, device))
         means, stds = exact_timestamp_stats(model, batch, grid, frames, chunks)
         out = torch.empty(n_clips, grid.n_frames, model.timestamp_embedding_size, device=device)
         for clips, first, count in chunks:
@@ -81,6 +79,12 @@ def timestamp_embeddings(
             out[clips, first : first + count] = embeddings
     timestamps = grid.timestamps_ms().to(audio_device).expand(n_clips, -1).clone()
     return out.to(audio_device), timestamps
+
+
+def frames_per_pass(model: ByolsModel, grid: FrameGrid, cpu_frames: int, device: torch.device) -> int:
+    """Frames per forward pass: ``cpu_frames`` on CPU, sized from free memory on CUDA."""
+    frame_columns = model.spec.frontend.n_columns(grid.frame_size)
+    return items_per_forward(device, cpu_frames, frame_columns, MAX_FRAMES_PER_FORWARD)
 
 
 def timestamp_batch(model: ByolsModel, audio: Any, frame_duration: float, hop_size: float) -> tuple[Tensor, FrameGrid]:
@@ -132,7 +136,8 @@ def exact_timestamp_stats(
     if model.normalization.mode != FIXED:
         frames = frames or frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid)
         groups: dict[tuple[int, int], Moments] = {}
-        for clips, first, count in chunks or frame_chunks(n_clips, grid.n_frames, FRAMES_PER_FORWARD):
+        per_pass = frames_per_pass(model, grid, FRAMES_PER_FORWARD, batch.device)
+        for clips, first, count in chunks or frame_chunks(n_clips, grid.n_frames, per_pass):
             groups.setdefault((clips.start, clips.stop), Moments()).add(frames.chunk(first, count, clips), rows=True)
         moments = Moments.concat([groups[key] for key in sorted(groups)])
     mean, std = timestamp_stats(model.normalization, moments, grid.n_frames)
