@@ -14,7 +14,7 @@ from hear_byols.audio.validation import as_clip_groups
 from hear_byols.chunking import items_per_forward
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats, clip_mean_std, scene_stats
-from hear_byols.runtime import inference
+from hear_byols.runtime import inference, ordinary_empty
 
 #: STFT columns encoded per forward pass on CPU (about two 10 s clips): chunks that keep the
 #: activations in cache beat one big batch (measured in benchmarks/RESULTS.md); bounds memory.
@@ -35,7 +35,7 @@ def scene_embeddings(model: ByolsModel, audio: Any) -> Tensor:
         means, stds = scene_stats(
             model.normalization, torch.cat([m for m, _ in clip_stats]), torch.cat([s for _, s in clip_stats])
         )
-        out = torch.empty(n_clips, model.scene_embedding_size, device=device)
+        out = ordinary_empty(n_clips, model.scene_embedding_size, device=device)
         offset = 0
         for group, log_mel in zip(groups, log_mels):
             size = len(group.indices)

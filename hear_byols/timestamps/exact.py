@@ -26,7 +26,7 @@ from hear_byols.timestamps.framing import (
 from hear_byols.chunking import items_per_forward
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import FIXED, Moments, apply_stats, timestamp_stats
-from hear_byols.runtime import inference
+from hear_byols.runtime import inference, ordinary_empty
 
 #: Frames per forward pass on CPU: small chunks keep activations in cache (fastest on CPU) and
 #: bound memory (~30 MB of activations for AudioNTT).
@@ -64,7 +64,7 @@ def timestamp_embeddings(
         cpu_frames = SHARED_FRAMES_PER_FORWARD if share else frames_per_forward
         chunks = frame_chunks(n_clips, grid.n_frames, frames_per_pass(model, grid, cpu_frames, device))
         means, stds = exact_timestamp_stats(model, batch, grid, frames, chunks)
-        out = torch.empty(n_clips, grid.n_frames, model.timestamp_embedding_size, device=device)
+        out = ordinary_empty(n_clips, grid.n_frames, model.timestamp_embedding_size, device=device)
         for clips, first, count in chunks:
             mean, std = means[clips], stds[clips]
             log_mels = apply_stats(frames.chunk(first, count, clips), mean, std)  # (b, count, n_mels, T)

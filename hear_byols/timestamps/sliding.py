@@ -18,7 +18,7 @@ from hear_byols.encoders.fast import pools_over_time, time_features
 from hear_byols.errors import InvalidOptionError
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats
-from hear_byols.runtime import inference
+from hear_byols.runtime import inference, ordinary_empty
 from hear_byols.timestamps.exact import exact_timestamp_stats, timestamp_batch
 from hear_byols.timestamps.framing import DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS, MS_PER_SECOND
 
@@ -72,7 +72,7 @@ def pool_windows(features: Tensor, firsts: Tensor, lasts: Tensor) -> Tensor:
     width = max(1, int((lasts - firsts).max()))
     firsts, lasts = firsts.to(features.device), lasts.to(features.device)
     offsets = torch.arange(width, device=features.device)
-    out = features.new_empty(features.shape[0], len(firsts), features.shape[-1])
+    out = ordinary_empty(features.shape[0], len(firsts), features.shape[-1], device=features.device)
     per_pass = max(1, POOLED_STEPS_PER_PASS // (width * features.shape[0]))
     for begin in range(0, len(firsts), per_pass):
         first, last = firsts[begin : begin + per_pass, None], lasts[begin : begin + per_pass, None]
