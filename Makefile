@@ -7,17 +7,23 @@ PIP := $(BIN)/pip
 # torch 2.13.0 is pinned for the virtual environment only (the package itself needs torch>=2.0):
 # on this machine kind it resolves to a local CPU wheel, while an unpinned torch pulls a CUDA build.
 TORCH_VERSION ?= 2.13.0
+# TF=gpu: the evaluation stack with tensorflow[and-cuda] instead of tensorflow-cpu (GPU embeddings in heareval)
+TF ?= cpu
+# make bench DEVICE=cuda: the benchmark on the GPU (written to benchmarks/RESULTS-cuda.md)
+DEVICE ?= cpu
+EVAL_STAMP := $(VENV)/.eval-installed-tf-$(TF)
+BENCH_RESULTS := benchmarks/RESULTS$(if $(filter cpu,$(DEVICE)),,-cuda).md
 
 .PHONY: help install install-eval system-deps test test-fast demo bench bench-train pretrain-check leaderboard readme-table clean
 
 help:
 	@echo "make test        install everything, run the whole test suite (what CI runs)"
 	@echo "make test-fast   the suite without the slow end-to-end tests"
-	@echo "make demo        small HEAR tasks -> heareval -> score table and plot for cvt and default"
-	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md)"
+	@echo "make demo        small HEAR tasks -> heareval -> score table and plot for cvt, default (untrained offline) and default512 (real)"
+	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md; DEVICE=cuda: on the GPU)"
+	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine; add TF=gpu for GPU embeddings)"
 	@echo "make bench-train training samples/s on this machine, with and without openSMILE targets"
 	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (CPU: ~1 h)"
-	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -30,16 +36,17 @@ $(VENV)/.core-installed: $(PY) setup.cfg pyproject.toml
 
 install: $(VENV)/.core-installed
 
-$(VENV)/.eval-installed: $(VENV)/.core-installed evaluation/requirements-hear.txt evaluation/requirements-hear-nodeps.txt
+$(EVAL_STAMP): $(VENV)/.core-installed evaluation/requirements-hear.txt evaluation/requirements-hear-nodeps.txt
 	$(PIP) install -q -r evaluation/requirements-hear.txt
 	$(PIP) install -q --no-deps -r evaluation/requirements-hear-nodeps.txt
 ifeq ($(TF),gpu)
 	$(PIP) uninstall -q -y tensorflow-cpu
 	$(PIP) install -q "tensorflow[and-cuda]==2.21.0"
 endif
+	rm -f $(VENV)/.eval-installed-tf-*
 	touch $@
 
-install-eval: $(VENV)/.eval-installed
+install-eval: $(EVAL_STAMP)
 
 system-deps:
 	@command -v espeak-ng >/dev/null || { apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null; }
@@ -54,7 +61,7 @@ demo: install install-eval system-deps
 	$(PY) -m evaluation demo --out work/demo
 
 bench: install
-	$(PY) benchmarks/bench.py --write benchmarks/RESULTS.md
+	$(PY) benchmarks/bench.py --device $(DEVICE) --write $(BENCH_RESULTS)
 
 bench-train: install
 	$(PY) benchmarks/bench_train.py

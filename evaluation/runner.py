@@ -22,6 +22,7 @@ from typing import Callable
 
 from slugify import slugify
 
+from evaluation import gpu
 from evaluation.task_check import TaskFolderError, check_task_folder
 from evaluation.weights import Weights
 
@@ -121,12 +122,12 @@ def read_weights(out: Path) -> dict[str, Weights]:
 
 def run_step(
     config: RunConfig, module: str, task: str | None, step: str, command: list[str], done_file: Path,
-    log: Callable[[str], None], marks_done: bool = False,
+    log: Callable[[str], None], marks_done: bool = False, env: dict[str, str] | None = None,
 ) -> dict:
     """Run one step unless its done-file exists; return its steps.jsonl record.
 
     heareval's runners write their own done-files; for other tools (``marks_done``) the
-    done-file is written here once the command succeeded."""
+    done-file is written here once the command succeeded. ``env``: additions to the environment."""
     record = {"module": module, "task": task, "step": step, "command": shlex.join(command)}
     what = " ".join(part for part in (module, task, step) if part)
     log_path = config.out / "logs" / ("__".join(part for part in (module, task, step) if part) + ".log")
@@ -138,7 +139,7 @@ def run_step(
         start = time.perf_counter()
         with open(log_path, "w") as output:
             result = subprocess.run(
-                command, cwd=config.out / "scratch", env=subprocess_env(),
+                command, cwd=config.out / "scratch", env={**subprocess_env(), **(env or {})},
                 stdout=output, stderr=subprocess.STDOUT,
             )
         record.update(wall_s=round(time.perf_counter() - start, 2), returncode=result.returncode)
@@ -173,6 +174,9 @@ def run(
     for name in ("scratch", "logs", "embeddings", "validated"):
         (config.out / name).mkdir(parents=True, exist_ok=True)
     record_weights(config, weights)
+    policy = gpu.detect()
+    if policy.message:
+        log(policy.message)
     records = []
     for module, chosen in weights.items():
         if config.validate:
@@ -184,7 +188,7 @@ def run(
             task_dir = embed_task_dir(config, module, task)
             records.append(run_step(
                 config, module, task, "embeddings", embeddings_command(config, module, task, chosen),
-                task_dir / EMBEDDINGS_DONE, log,
+                task_dir / EMBEDDINGS_DONE, log, env=policy.embeddings_env,
             ))
             records.append(run_step(
                 config, module, task, "predictions", predictions_command(config, module, task),

@@ -11,6 +11,7 @@ from hear_byols.checkpoint import model_from_checkpoint
 from hear_byols.model import ByolsModel, require_byols_model
 from hear_byols.scene import scene_embeddings
 from hear_byols.errors import InvalidAudioError, InvalidOptionError
+from hear_byols.precision import FLOAT32, parse_precision
 from hear_byols.timestamps import (
     DEFAULT_FRAME_DURATION_MS,
     DEFAULT_HOP_SIZE_MS,
@@ -23,8 +24,14 @@ from hear_byols.weights import default_weight_file, resolve_weights, variant_not
 
 TIMESTAMP_MODES = {"exact": timestamp_embeddings, "sliding": sliding_timestamp_embeddings}
 
+
 def load_model(
-    model_file_path: str = "", *, variant: str, normalization: Any = None, timestamp_mode: str = "exact"
+    model_file_path: str = "",
+    *,
+    variant: str,
+    normalization: Any = None,
+    timestamp_mode: str = "exact",
+    precision: str = FLOAT32,
 ) -> ByolsModel:
     """Load ``variant`` with its weights.
 
@@ -32,13 +39,19 @@ def load_model(
     package ``checkpoints/``, user cache, else a verified download). ``normalization``:
     ``"reference"`` (default, as published), ``"per_clip"`` or ``[mean, std]``.
     ``timestamp_mode``: ``"exact"`` (default, the reference's numbers) or ``"sliding"`` (one
-    encoder pass per clip, pooled per window: much faster, approximate).
+    encoder pass per clip, pooled per window: much faster, approximate). ``precision``:
+    ``"float32"`` (default, exact: TF32 off, the caller's autocast ignored), ``"tf32"`` (TF32
+    tensor cores on CUDA), ``"bf16"`` or ``"fp16"`` (the encoder under autocast; the frontend
+    and statistics stay float32; outputs are float32). Compute runs on the model's device:
+    move it once with ``model.to(device)``.
     """
     if timestamp_mode not in TIMESTAMP_MODES:
         raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
+    precision = parse_precision(precision)
     path = resolve_weights(variant, model_file_path or "")
     model = model_from_checkpoint(variant, path, normalization)
     model.timestamp_mode = timestamp_mode
+    model.precision = precision
     return model
 
 

@@ -78,6 +78,10 @@ class LogMelFrontend(nn.Module):
         self.spec = spec
         self.register_buffer("window", torch.hann_window(spec.win_length), persistent=False)
         self.register_buffer("filterbank", mel_filterbank(spec), persistent=False)
+        support = self.padded_window().nonzero()
+        #: first and last sample (of ``n_fft``) where the padded window is non-zero; plain ints,
+        #: so the timestamp path reads them without a device-to-host copy
+        self.window_support = (int(support[0]), int(support[-1]))
 
     def padded_window(self) -> Tensor:
         """The analysis window zero-padded (centred) to ``n_fft``, as ``torch.stft`` does."""

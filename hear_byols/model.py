@@ -5,6 +5,9 @@ the manifests); the frontend holds only derived, non-persistent buffers.
 """
 from __future__ import annotations
 
+from typing import ContextManager
+
+import torch
 from torch import Tensor, nn
 
 from hear_byols.encoders import Encoder
@@ -12,6 +15,7 @@ from hear_byols.encoders.fast import encode
 from hear_byols.errors import InvalidAudioError, InvalidModelError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.normalization import Normalization
+from hear_byols.precision import FLOAT32, encoder_autocast
 from hear_byols.variants import VariantSpec
 
 
@@ -29,6 +33,8 @@ class ByolsModel(nn.Module):
         self.normalization = normalization
         self.weights = weights
         self.timestamp_mode = "exact"
+        #: ``load_model(precision=...)``: "float32" (exact), "tf32", "bf16" or "fp16" (hear_byols.precision)
+        self.precision = FLOAT32
         self.sample_rate = spec.frontend.sample_rate
         self.scene_embedding_size = encoder.embedding_size
         self.timestamp_embedding_size = encoder.embedding_size
@@ -50,12 +56,17 @@ class ByolsModel(nn.Module):
                 f"({1000 * self.min_samples / rate:.1f} ms) at {rate} Hz: zero-pad short clips"
             )
 
+    def encoder_precision(self, device: torch.device) -> ContextManager[object]:
+        """Wrap encoder calls: autocast when ``precision`` is bf16/fp16 (the frontend never is)."""
+        return encoder_autocast(self.precision, device)
+
     def forward(self, log_mel: Tensor) -> Tensor:
         """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, embedding_size)`` (eval fast path)."""
-        return encode(self.encoder, log_mel.unsqueeze(1))
+        with self.encoder_precision(log_mel.device):
+            return encode(self.encoder, log_mel.unsqueeze(1)).float()
 
     def extra_repr(self) -> str:
-        return f"variant={self.variant!r}, normalization={self.normalization.as_option()!r}, weights={self.weights!r}"
+        return f"variant={self.variant!r}, normalization={self.normalization.as_option()!r}, precision={self.precision!r}, weights={self.weights!r}"
 
 
 def require_byols_model(model: object) -> ByolsModel:

@@ -66,38 +66,53 @@ def parse_normalization(value: Any) -> Normalization:
 class Moments:
     """Count, mean and sum of squared deviations, merged chunk by chunk in float64.
 
-    Lets the timestamp path compute the stats of every frame without holding all frames.
+    Lets the timestamp path compute the stats of every frame without holding all frames. The
+    values stay tensors on the data's device, so accumulating never waits for the GPU; with
+    ``rows`` they hold one value per leading index (per clip) of what is added.
     """
 
     def __init__(self) -> None:
         self.count = 0
-        self.mean = 0.0
-        self.m2 = 0.0
+        self.mean: Tensor | float = 0.0
+        self.m2: Tensor | float = 0.0
 
-    def add(self, values: Tensor) -> None:
-        """Merge all elements of ``values``."""
+    def add(self, values: Tensor, rows: bool = False) -> None:
+        """Merge all elements of ``values`` (``rows``: each leading index's elements apart)."""
         if values.numel() == 0:
             return
-        data = values.detach().double()
-        chunk_mean = data.mean().item()
-        self._combine(data.numel(), chunk_mean, (data - chunk_mean).square().sum().item())
+        data = values.detach().double().flatten(1 if rows else 0)
+        chunk_mean = data.mean(dim=-1)
+        self._combine(data.shape[-1], chunk_mean, (data - chunk_mean.unsqueeze(-1)).square().sum(dim=-1))
 
-    def merge(self, other: "Moments") -> None:
-        """Merge another accumulator's elements."""
-        if other.count:
-            self._combine(other.count, other.mean, other.m2)
-
-    def _combine(self, count: int, mean: float, m2: float) -> None:
+    def _combine(self, count: int, mean: Tensor, m2: Tensor) -> None:
         """Chan et al.'s parallel update: exact in exact arithmetic, stable in float64."""
         total = self.count + count
         delta = mean - self.mean
-        self.mean += delta * count / total
-        self.m2 += m2 + delta * delta * self.count * count / total
+        self.mean = self.mean + delta * count / total
+        self.m2 = self.m2 + m2 + delta * delta * self.count * count / total
         self.count = total
 
-    def std(self) -> float:
+    @classmethod
+    def concat(cls, parts: Sequence["Moments"]) -> "Moments":
+        """Row moments of several groups of rows with the same count, as one."""
+        joined = cls()
+        joined.count = parts[0].count
+        joined.mean = torch.cat([torch.atleast_1d(part.mean) for part in parts])
+        joined.m2 = torch.cat([torch.atleast_1d(part.m2) for part in parts])
+        return joined
+
+    def pooled(self) -> "Moments":
+        """The moments of all rows' elements together (Chan's update over rows of equal count)."""
+        assert isinstance(self.mean, Tensor) and isinstance(self.m2, Tensor)
+        total = Moments()
+        total.count = self.count * self.mean.numel()
+        total.mean = self.mean.mean()
+        total.m2 = self.m2.sum() + self.count * (self.mean - total.mean).square().sum()
+        return total
+
+    def std(self) -> Tensor | float:
         """Unbiased standard deviation, like ``Tensor.std()``."""
-        return math.sqrt(self.m2 / (self.count - 1)) if self.count > 1 else math.nan
+        return (self.m2 / (self.count - 1)) ** 0.5 if self.count > 1 else math.nan
 
 
 def clip_mean_std(log_mels: Tensor) -> tuple[Tensor, Tensor]:
@@ -116,19 +131,18 @@ def scene_stats(norm: Normalization, clip_means: Tensor, clip_stds: Tensor) -> t
 
 
 def timestamp_stats(
-    norm: Normalization, clip_moments: Sequence[Moments], frames_per_clip: int
-) -> list[tuple[float, float]]:
-    """Per-clip ``(mean, std)`` to apply in the timestamp path, from each clip's frame moments."""
+    norm: Normalization, clip_moments: Moments, frames_per_clip: int
+) -> tuple[Tensor | float, Tensor | float]:
+    """``(mean, std)`` to apply in the timestamp path, from the per-clip rows of ``clip_moments``:
+    per clip (tensors) for ``per_clip``, one for all clips otherwise."""
     if norm.mode == FIXED:
-        return [(norm.mean, norm.std)] * len(clip_moments)
+        return norm.mean, norm.std
     if norm.mode == PER_CLIP:
-        return [(m.mean, m.std()) for m in clip_moments]
-    pooled = Moments()
-    for moments in clip_moments:
-        pooled.merge(moments)
-    n_frames = frames_per_clip * len(clip_moments)
+        return clip_moments.mean, clip_moments.std()
+    pooled = clip_moments.pooled()
+    n_frames = frames_per_clip * torch.numel(clip_moments.mean)
     # the reference divides BOTH mean and std by the number of frames in the batch
-    return [(pooled.mean / n_frames, pooled.std() / n_frames)] * len(clip_moments)
+    return pooled.mean / n_frames, pooled.std() / n_frames
 
 
 def apply_stats(log_mels: Tensor, mean: Tensor | float, std: Tensor | float) -> Tensor:

@@ -1,6 +1,8 @@
 """Shared fixtures: the golden data of the original implementation and test checkpoints."""
 from __future__ import annotations
 
+import copy
+import os
 import sys
 from pathlib import Path
 
@@ -19,6 +21,31 @@ from hear_byols.variants import variant_names  # noqa: E402
 ALL_VARIANTS = tuple(variant_names())
 #: Test checkpoints other than a variant's own config: ``name -> (variant, encoder params)``.
 CHECKPOINT_PARAMS = {"byola_d512": ("byola", {"n_mels": 64, "d": 512}), "byola_d2048": ("byola", None)}
+
+
+#: ``HEAR_BYOLS_TEST_DEVICE=cuda`` makes the CUDA variants of the tests run (and fail) even where
+#: torch sees no GPU; without it they run wherever torch sees one and skip elsewhere.
+CUDA_REQUESTED = os.environ.get("HEAR_BYOLS_TEST_DEVICE", "") == "cuda"
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(
+            not (torch.cuda.is_available() or CUDA_REQUESTED), reason="no CUDA device (HEAR_BYOLS_TEST_DEVICE=cuda forces it)"
+        ),
+    ),
+]
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each test that takes it runs on the CPU, and on CUDA when there is a GPU."""
+    return torch.device(request.param)
+
+
+def on_device(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """A copy of a shared (module-scoped) model on ``device``; the CPU original is returned as is."""
+    return module if device.type == "cpu" else copy.deepcopy(module).to(device)
 
 
 @pytest.fixture(scope="session", autouse=True)

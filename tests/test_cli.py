@@ -185,10 +185,18 @@ def test_usage_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message given when CUDA is missing")
-def test_cuda_without_a_gpu_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["embed", "--model", MODEL, "--device", "cuda", "x.wav"]) == 2
-    assert "CUDA is not available" in capsys.readouterr().err
+def test_device_cuda(weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Runs on every host: without a GPU ``--device cuda`` is a usage error that says so; with
+    one, ``--device cuda:0`` writes the CPU output within the golden tolerance (1e-5)."""
+    if not torch.cuda.is_available():
+        assert main(["embed", "--model", MODEL, "--device", "cuda", "x.wav"]) == 2
+        assert "CUDA is not available" in capsys.readouterr().err
+        return
+    path = write_audio(tmp_path / "a.wav", tone(16000, 1.5), 16000, "PCM_16")
+    for device in ("cpu", "cuda:0"):
+        assert embed(weights, path, "--out", tmp_path / device, "--timestamps", "--device", device) == 0
+    cpu, cuda = (np.load(tmp_path / device / "a.wav.npy") for device in ("cpu", "cuda:0"))
+    assert np.abs(cuda - cpu).max() <= 1e-5 * np.abs(cpu).max()
 
 
 def test_progress_bars_on_a_terminal(

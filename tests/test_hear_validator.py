@@ -14,12 +14,14 @@ from conftest import ALL_VARIANTS
 
 @pytest.mark.slow
 @pytest.mark.parametrize("variant", ALL_VARIANTS)
-def test_hear_validator_passes(variant, checkpoint_path):
+def test_hear_validator_passes(variant, checkpoint_path, device):
+    """``-d cpu`` with the GPU hidden; ``-d cuda`` where there is a GPU."""
     validator = shutil.which("hear-validator", path=str(Path(sys.executable).parent))
     assert validator, "hear-validator is not installed: run `make install-eval`"
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    hide_gpu = {"CUDA_VISIBLE_DEVICES": ""} if device.type == "cpu" else {}
+    env = {**os.environ, **hide_gpu, "TF_CPP_MIN_LOG_LEVEL": "3"}
     result = subprocess.run(
-        [validator, f"hear_byols.{variant}", "-m", str(checkpoint_path(variant)), "-d", "cpu"],
+        [validator, f"hear_byols.{variant}", "-m", str(checkpoint_path(variant)), "-d", device.type],
         capture_output=True,
         text=True,
         timeout=600,

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ALL_VARIANTS, golden
+from conftest import ALL_VARIANTS, golden, on_device
 from hear_byols.timestamps.frame_log_mels import frame_log_mels
 from hear_byols.timestamps.framing import frame_grid, pad_for_frames
 from hear_byols.checkpoint import model_from_checkpoint
@@ -87,10 +87,9 @@ def scene_from_log_mels(model, log_mels: torch.Tensor, encode) -> torch.Tensor:
 
 def timestamps_from_frames(model, frames: torch.Tensor, encode) -> torch.Tensor:
     """Reference timestamp path from ``(b, n, n_mels, T)`` frame log-mels (stats over all frames, /N)."""
-    moments = [Moments() for _ in range(frames.shape[0])]
-    for clip, clip_moments in enumerate(moments):
-        clip_moments.add(frames[clip])
-    (mean, std), *_ = timestamp_stats(model.normalization, moments, frames.shape[1])
+    moments = Moments()
+    moments.add(frames, rows=True)
+    mean, std = (torch.as_tensor(stat).float() for stat in timestamp_stats(model.normalization, moments, frames.shape[1]))
     return encode(apply_stats(frames, mean, std).flatten(0, 1)).unflatten(0, frames.shape[:2])
 
 
@@ -135,9 +134,9 @@ def float64_end_to_end(model, audio: torch.Tensor) -> dict[str, np.ndarray]:
 
 
 def same_fft_rounding_as_golden_host(frontend, audio_inputs) -> bool:
-    """Whether this CPU's float32 STFT reproduces torchaudio's golden log-mels to 1e-4 everywhere
-    (true on the CPUs the goldens were made on; false e.g. on AVX-512 hosts)."""
-    ours = frontend(torch.from_numpy(audio_inputs)).numpy()
+    """Whether this device's float32 STFT reproduces torchaudio's golden log-mels to 1e-4
+    everywhere (true on the CPUs the goldens were made on; false e.g. on AVX-512 hosts)."""
+    ours = frontend(torch.from_numpy(audio_inputs).to(frontend.window.device)).cpu().numpy()
     return bool(np.abs(ours - golden("frontend")["scene_lms"]).max() <= LOG_MEL_ATOL)
 
 
@@ -146,14 +145,16 @@ def relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("frame_method", ["shared_stft", "materialized"])
-def test_end_to_end_matches_golden(variant_model, audio_inputs, frontend, frame_method):
-    """Scene and timestamps, batch and clip alone, through the entry points. Where this CPU's
-    float32 STFT rounds like the golden's host: within the contract's 1e-5. Elsewhere the
-    quiet mel bins' rounding reaches the embeddings (2e-5 to 1e-3 here, most for the BiLSTM):
-    ours must then be as close to the float64 result as the original's own output is."""
-    variant, model = variant_model
+def test_end_to_end_matches_golden(variant_model, audio_inputs, frontend, frame_method, device):
+    """Scene and timestamps, batch and clip alone, through the entry points, on the CPU and on
+    CUDA. Where this device's float32 STFT rounds like the golden's host: within the contract's
+    1e-5. Elsewhere (other CPUs, cuFFT) the quiet mel bins' rounding reaches the embeddings
+    (2e-5 to 1e-3 here, most for the BiLSTM): ours must then be as close to the float64 result
+    as the original's own output is."""
+    variant, cpu_model = variant_model
+    model = on_device(cpu_model, device)
     expected = golden(GOLDENS[variant])
-    audio = torch.from_numpy(audio_inputs)
+    audio = torch.from_numpy(audio_inputs).to(device)
     ours = {
         "scene_embeddings": scene_embeddings(model, audio),
         "scene_embeddings_clip0_alone": scene_embeddings(model, audio[:1]),
@@ -161,12 +162,13 @@ def test_end_to_end_matches_golden(variant_model, audio_inputs, frontend, frame_
     for suffix, clips in (("", audio), ("_clip0_alone", audio[:1])):
         embeddings, timestamps = timestamp_embeddings(model, clips, frame_method=frame_method)
         ours[f"timestamp_embeddings{suffix}"] = embeddings
-        np.testing.assert_array_equal(timestamps.numpy(), expected["timestamps"][: len(clips)])
-    if same_fft_rounding_as_golden_host(frontend, audio_inputs):
+        np.testing.assert_array_equal(timestamps.cpu().numpy(), expected["timestamps"][: len(clips)])
+    ours = {key: value.cpu() for key, value in ours.items()}
+    if same_fft_rounding_as_golden_host(on_device(frontend, device), audio_inputs):
         for key, value in ours.items():
             assert_close_relative(value, expected[key], rtol_of(variant, key))
         return
-    exact = float64_end_to_end(model, audio)
+    exact = float64_end_to_end(cpu_model, torch.from_numpy(audio_inputs))
     for key, value in ours.items():
         ours_error = relative_error(value.numpy(), exact[key])
         golden_error = relative_error(expected[key], exact[key])
@@ -219,8 +221,11 @@ def test_timestamp_frame_log_mels_match_torchaudio(frontend, audio_inputs, frame
     assert_log_mels_close(frames.flatten(0, 1).numpy(), golden("frontend")["timestamp_lms"])
 
 
-def test_shared_stft_frames_equal_materialized_frames(frontend):
-    audio = torch.randn(2, 20_000, generator=torch.Generator().manual_seed(1)) * 0.1
+def test_shared_stft_frames_equal_materialized_frames(frontend, device):
+    """Within float32 rounding on every device (not bit for bit: cuFFT and oneDNN pick their
+    plans by shape, and the shared STFT has other shapes than the per-frame one)."""
+    frontend = on_device(frontend, device)
+    audio = (torch.randn(2, 20_000, generator=torch.Generator().manual_seed(1)) * 0.1).to(device)
     grid = frame_grid(audio.shape[1], 16000, 1000.0, 50.0)
     padded = pad_for_frames(audio, grid)
     shared = frame_log_mels(frontend, padded, grid, "shared_stft").chunk(3, 17)
@@ -235,11 +240,10 @@ def test_normalisation_stats_match_golden(frontend, audio_inputs):
     np.testing.assert_allclose([means[0].item(), stds[0].item()], expected["scene_norm_stats"], rtol=1e-6)
     grid = frame_grid(audio.shape[1], 16000, 1000.0, 50.0)
     frames = frame_log_mels(frontend, pad_for_frames(audio, grid), grid).chunk(0, grid.n_frames)
-    moments = [Moments() for _ in range(3)]
-    for clip, clip_moments in enumerate(moments):
-        clip_moments.add(frames[clip])
-    (mean, std), *_ = timestamp_stats(parse_normalization("reference"), moments, grid.n_frames)
-    np.testing.assert_allclose([mean, std], expected["timestamp_norm_stats"], rtol=1e-6)
+    moments = Moments()
+    moments.add(frames, rows=True)
+    mean, std = timestamp_stats(parse_normalization("reference"), moments, grid.n_frames)
+    np.testing.assert_allclose([float(mean), float(std)], expected["timestamp_norm_stats"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("width", [512, 2048])

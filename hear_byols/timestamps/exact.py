@@ -23,17 +23,24 @@ from hear_byols.timestamps.framing import (
     frame_grid,
     pad_for_frames,
 )
+from hear_byols.chunking import items_per_forward
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import FIXED, Moments, apply_stats, timestamp_stats
+from hear_byols.runtime import inference, ordinary_empty
 
-#: Frames (over all clips) per forward pass: small chunks keep activations in cache (fastest on CPU)
-#: and bound memory (~30 MB of activations for AudioNTT).
+#: Frames per forward pass on CPU: small chunks keep activations in cache (fastest on CPU) and
+#: bound memory (~30 MB of activations for AudioNTT).
 FRAMES_PER_FORWARD = 16
-#: Frames (over all clips) per pass of encoders that share work between overlapping frames
-#: (AudioNTT): longer runs of frames share more; ~100 MB of activations for AudioNTT.
+#: Frames per pass on CPU of encoders that share work between overlapping frames (AudioNTT):
+#: longer runs of frames share more; ~100 MB of activations for AudioNTT.
 SHARED_FRAMES_PER_FORWARD = 256
+#: At most this many frames per pass on a GPU, however much memory is free.
+MAX_FRAMES_PER_FORWARD = 8192
 
 FRAME_METHODS = ("auto", "shared_stft", "materialized")
+
+#: ``(clips, first, count)``: frames ``first .. first+count-1`` of the clips ``clips``
+Chunk = tuple[slice, int, int]
 
 
 def timestamp_embeddings(
@@ -49,28 +56,35 @@ def timestamp_embeddings(
     if frame_method not in FRAME_METHODS:
         raise InvalidOptionError(f"frame_method={frame_method!r}; choose one of {FRAME_METHODS}")
     batch, grid = timestamp_batch(model, audio, frame_duration, hop_size)
-    n_clips, device = batch.shape[0], batch.device
-    model.to(device)
-    with torch.inference_mode():
+    n_clips, audio_device = batch.shape[0], batch.device
+    with inference(model) as device:
+        batch = batch.to(device)
         frames = frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid, frame_method)
         share = isinstance(frames, SharedStftFrames) and shares_overlapping_frames(model.encoder)
-        # a chunk holds `count` frames of every clip: keep the total per forward pass bounded
-        per_forward = SHARED_FRAMES_PER_FORWARD if share else frames_per_forward
-        chunks = frame_chunks(grid.n_frames, max(1, per_forward // n_clips))
+        cpu_frames = SHARED_FRAMES_PER_FORWARD if share else frames_per_forward
+        chunks = frame_chunks(n_clips, grid.n_frames, frames_per_pass(model, grid, cpu_frames, device))
         means, stds = exact_timestamp_stats(model, batch, grid, frames, chunks)
-        out = torch.empty(n_clips, grid.n_frames, model.timestamp_embedding_size, device=device)
-        for first, count in chunks:
-            log_mels = apply_stats(frames.chunk(first, count), means, stds)  # (b, count, n_mels, T)
+        out = ordinary_empty(n_clips, grid.n_frames, model.timestamp_embedding_size, device=device)
+        for clips, first, count in chunks:
+            mean, std = means[clips], stds[clips]
+            log_mels = apply_stats(frames.chunk(first, count, clips), mean, std)  # (b, count, n_mels, T)
             if share:
-                span = apply_stats(frames.span(first, count), means, stds)
-                embeddings = overlapping_frame_embeddings(
-                    model.encoder, span, log_mels, frames.columns_per_step, frames.edge_width
-                )
+                span = apply_stats(frames.span(first, count, clips), mean, std)
+                with model.encoder_precision(device):
+                    embeddings = overlapping_frame_embeddings(
+                        model.encoder, span, log_mels, frames.columns_per_step, frames.edge_width
+                    ).float()
             else:
-                embeddings = model(log_mels.flatten(0, 1)).unflatten(0, (n_clips, count))
-            out[:, first : first + count] = embeddings
-    timestamps = grid.timestamps_ms().to(device).expand(n_clips, -1)
-    return out, timestamps
+                embeddings = model(log_mels.flatten(0, 1)).unflatten(0, (log_mels.shape[0], count))
+            out[clips, first : first + count] = embeddings
+    timestamps = grid.timestamps_ms().to(audio_device).expand(n_clips, -1).clone()
+    return out.to(audio_device), timestamps
+
+
+def frames_per_pass(model: ByolsModel, grid: FrameGrid, cpu_frames: int, device: torch.device) -> int:
+    """Frames per forward pass: ``cpu_frames`` on CPU, sized from free memory on CUDA."""
+    frame_columns = model.spec.frontend.n_columns(grid.frame_size)
+    return items_per_forward(device, cpu_frames, frame_columns, MAX_FRAMES_PER_FORWARD)
 
 
 def timestamp_batch(model: ByolsModel, audio: Any, frame_duration: float, hop_size: float) -> tuple[Tensor, FrameGrid]:
@@ -88,9 +102,21 @@ def timestamp_batch(model: ByolsModel, audio: Any, frame_duration: float, hop_si
     return batch, grid
 
 
-def frame_chunks(n_frames: int, per_chunk: int) -> list[tuple[int, int]]:
-    """``(first, count)`` of consecutive chunks covering all frames."""
-    return [(first, min(per_chunk, n_frames - first)) for first in range(0, n_frames, per_chunk)]
+def frame_chunks(n_clips: int, n_frames: int, per_forward: int) -> list[Chunk]:
+    """Chunks of at most ``per_forward`` frames: a run of up to ``per_forward`` consecutive
+    frames, of as many clips as fit beside it.
+
+    The working set of a chunk therefore never grows with the batch (256 short clips used to
+    give 1-frame runs of all 256 clips: no sharing between overlapping frames and 16x the
+    activations), and runs stay as long as the clip allows, which is what frame sharing needs.
+    """
+    count = min(n_frames, per_forward)
+    clips_per_chunk = max(1, per_forward // count)
+    return [
+        (slice(first_clip, min(first_clip + clips_per_chunk, n_clips)), first, min(count, n_frames - first))
+        for first_clip in range(0, n_clips, clips_per_chunk)
+        for first in range(0, n_frames, count)
+    ]
 
 
 def exact_timestamp_stats(
@@ -98,21 +124,26 @@ def exact_timestamp_stats(
     batch: Tensor,
     grid: FrameGrid,
     frames: MaterializedFrames | SharedStftFrames | None = None,
-    chunks: list[tuple[int, int]] | None = None,
+    chunks: list[Chunk] | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """First pass: per-clip ``(mean, std)`` tensors from the moments of all frames' log-mels.
+    """First pass: per-clip ``(mean, std)`` float32 tensors ``(n_clips,)`` from the moments of
+    all frames' log-mels, computed on the batch's device without host syncs.
 
     Fixed statistics need no pass over the frames.
     """
     n_clips = batch.shape[0]
-    moments = [Moments() for _ in range(n_clips)]
+    moments = Moments()
     if model.normalization.mode != FIXED:
         frames = frames or frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid)
-        for first, count in chunks or frame_chunks(grid.n_frames, FRAMES_PER_FORWARD):
-            log_mels = frames.chunk(first, count)
-            for clip, clip_moments in enumerate(moments):
-                clip_moments.add(log_mels[clip])
-    stats = timestamp_stats(model.normalization, moments, grid.n_frames)
-    means = torch.tensor([mean for mean, _ in stats], device=batch.device)
-    stds = torch.tensor([std for _, std in stats], device=batch.device)
-    return means, stds
+        groups: dict[tuple[int, int], Moments] = {}
+        per_pass = frames_per_pass(model, grid, FRAMES_PER_FORWARD, batch.device)
+        for clips, first, count in chunks or frame_chunks(n_clips, grid.n_frames, per_pass):
+            groups.setdefault((clips.start, clips.stop), Moments()).add(frames.chunk(first, count, clips), rows=True)
+        moments = Moments.concat([groups[key] for key in sorted(groups)])
+    mean, std = timestamp_stats(model.normalization, moments, grid.n_frames)
+    return _per_clip(mean, n_clips, batch.device), _per_clip(std, n_clips, batch.device)
+
+
+def _per_clip(value: Tensor | float, n_clips: int, device: torch.device) -> Tensor:
+    """A statistic as float32 ``(n_clips,)`` on ``device`` (one value broadcast, or one per clip)."""
+    return torch.as_tensor(value, device=device).float().expand(n_clips)

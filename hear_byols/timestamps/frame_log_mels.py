@@ -8,18 +8,30 @@ Two providers give identical numbers:
 * ``SharedStftFrames`` computes one STFT over the padded clip and reads each frame's columns
   from it. Frames start every ``step / hop_length`` STFT columns, and a column's FFT input
   only involves samples under the window's non-zero support, so every column whose support
-  lies inside the frame is bit-for-bit the frame's own. Only the few columns near a frame's
+  lies inside the frame is the frame's own (bit for bit on the CPU; on CUDA within float32
+  rounding, as cuFFT picks its plan by transform shape and batch). Only the few columns near a frame's
   edges, where the per-frame STFT reflects the frame's own samples, are computed separately.
   The shared log-mel is built in column chunks, so memory stays proportional to the log-mel
   (256 bytes per 10 ms), not to ``frames x frame length``.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import torch
 from torch import Tensor
 
 from hear_byols.timestamps.framing import FrameGrid, PaddedAudio, frames_view
 from hear_byols.frontend import LogMelFrontend
+
+
+#: every clip of the batch
+ALL_CLIPS = slice(None)
+
+
+def _clips_of(padded: PaddedAudio, clips: slice) -> PaddedAudio:
+    """The padded audio of some clips only (a view)."""
+    return padded if clips == ALL_CLIPS else dataclasses.replace(padded, audio=padded.audio[clips])
 
 
 class MaterializedFrames:
@@ -30,9 +42,10 @@ class MaterializedFrames:
         self.padded = padded
         self.grid = grid
 
-    def chunk(self, first: int, count: int) -> Tensor:
-        """``(b, count, n_mels, frame_columns)`` log-mels of frames ``first .. first+count-1``."""
-        return self.frontend(frames_view(self.padded, self.grid, first, count))
+    def chunk(self, first: int, count: int, clips: slice = ALL_CLIPS) -> Tensor:
+        """``(b, count, n_mels, frame_columns)`` log-mels of frames ``first .. first+count-1``
+        of the ``clips``."""
+        return self.frontend(frames_view(_clips_of(self.padded, clips), self.grid, first, count))
 
 
 def shared_stft_applies(frontend: LogMelFrontend, grid: FrameGrid) -> bool:
@@ -56,13 +69,19 @@ class SharedStftFrames:
         self.grid = grid
         self.columns_per_step = grid.integral_step // spec.hop_length
         self.frame_columns = spec.n_columns(grid.frame_size)
-        window = frontend.padded_window()
-        self.window = window
-        support = window.nonzero().flatten()
-        centres = torch.arange(self.frame_columns, device=padded.audio.device) * spec.hop_length
-        first = centres - spec.n_fft // 2 + int(support[0])
-        last = centres - spec.n_fft // 2 + int(support[-1])
-        self.edge_columns = ((first < 0) | (last > grid.frame_size - 1)).nonzero().flatten()
+        device = padded.audio.device
+        self.window = frontend.padded_window()
+        # index maps built once per call on the host, copied once (not per chunk)
+        centres = torch.arange(self.frame_columns) * spec.hop_length
+        first = centres - spec.n_fft // 2 + frontend.window_support[0]
+        last = centres - spec.n_fft // 2 + frontend.window_support[1]
+        edge_columns = ((first < 0) | (last > grid.frame_size - 1)).nonzero().flatten()
+        middle = self.frame_columns // 2
+        # columns at each end of a frame that are the frame's own (the rest are the span's)
+        self.edge_width = int(max((edge_columns < middle).sum(), (edge_columns >= middle).sum()))
+        offsets = torch.arange(spec.n_fft) - spec.n_fft // 2
+        self.edge_columns = edge_columns.to(device)
+        self.edge_samples = _reflect(edge_columns[:, None] * spec.hop_length + offsets, grid.frame_size).to(device)
         self.padded = padded
         self.shared = self._shared_log_mel(padded)
 
@@ -79,36 +98,29 @@ class SharedStftFrames:
             self.frontend.spec.n_columns(padded.length),
         )
 
-    def _edge_log_mels(self, first: int, count: int) -> Tensor:
+    def _edge_log_mels(self, first: int, count: int, clips: slice) -> Tensor:
         """Log-mels of the frames' edge columns, ``(b, count, n_mels, n_edge_columns)``."""
-        spec = self.frontend.spec
-        device = self.padded.audio.device
-        offsets = torch.arange(spec.n_fft, device=device) - spec.n_fft // 2
-        local = _reflect(self.edge_columns[:, None] * spec.hop_length + offsets, self.grid.frame_size)
-        starts = torch.tensor(self.grid.starts[first : first + count], device=device)
-        index = starts[:, None, None] + local  # (count, n_edge, n_fft)
-        segments = self.padded.gather(index) * self.window  # (b, count, n_edge, n_fft)
+        # frame k starts at k * step (the shared STFT needs an integral step): an arange, no copy
+        starts = torch.arange(first, first + count, device=self.edge_samples.device) * self.grid.integral_step
+        index = starts[:, None, None] + self.edge_samples  # (count, n_edge, n_fft)
+        segments = _clips_of(self.padded, clips).gather(index) * self.window  # (b, count, n_edge, n_fft)
         spectrum = torch.fft.rfft(segments)
         power = (spectrum.real.square() + spectrum.imag.square()).transpose(-1, -2)
         return self.frontend.power_to_log_mel(power)
 
-    @property
-    def edge_width(self) -> int:
-        """Columns at each end of a frame that are the frame's own (the rest are the span's)."""
-        middle = self.frame_columns // 2
-        return int(max((self.edge_columns < middle).sum(), (self.edge_columns >= middle).sum()))
-
-    def span(self, first: int, count: int) -> Tensor:
-        """``(b, n_mels, L)``: the shared log-mel under frames ``first .. first+count-1``; frame
-        ``first + k`` reads its non-edge columns from column ``k * columns_per_step``."""
+    def span(self, first: int, count: int, clips: slice = ALL_CLIPS) -> Tensor:
+        """``(b, n_mels, L)``: the shared log-mel of the ``clips`` under frames
+        ``first .. first+count-1``; frame ``first + k`` reads its non-edge columns from column
+        ``k * columns_per_step``."""
         begin = first * self.columns_per_step
-        return self.shared[..., begin : begin + (count - 1) * self.columns_per_step + self.frame_columns]
+        return self.shared[clips, :, begin : begin + (count - 1) * self.columns_per_step + self.frame_columns]
 
-    def chunk(self, first: int, count: int) -> Tensor:
-        """``(b, count, n_mels, frame_columns)`` log-mels of frames ``first .. first+count-1``."""
-        span = self.span(first, count)
+    def chunk(self, first: int, count: int, clips: slice = ALL_CLIPS) -> Tensor:
+        """``(b, count, n_mels, frame_columns)`` log-mels of frames ``first .. first+count-1``
+        of the ``clips``."""
+        span = self.span(first, count, clips)
         frames = span.unfold(-1, self.frame_columns, self.columns_per_step).permute(0, 2, 1, 3).clone()
-        frames[..., self.edge_columns] = self._edge_log_mels(first, count)
+        frames[..., self.edge_columns] = self._edge_log_mels(first, count, clips)
         return frames
 
 

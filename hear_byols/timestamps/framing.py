@@ -149,5 +149,7 @@ def frames_view(padded: PaddedAudio, grid: FrameGrid, first: int, count: int) ->
         start = grid.starts[first]
         span = padded.slice(start, start + (count - 1) * step + grid.frame_size)
         return span.unfold(-1, grid.frame_size, step)
-    index = torch.tensor(grid.starts[first : first + count], device=padded.audio.device)
-    return padded.gather(index[:, None] + torch.arange(grid.frame_size, device=padded.audio.device))
+    device = padded.audio.device
+    # round(k * step) on the device (half to even, like Python's round): no host list copied per chunk
+    index = torch.round(torch.arange(first, first + count, dtype=torch.float64, device=device) * grid.step).long()
+    return padded.gather(index[:, None] + torch.arange(grid.frame_size, device=device))

@@ -9,7 +9,6 @@ instead of zero padding): benchmarks/RESULTS.md reports how close it is.
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
@@ -19,8 +18,13 @@ from hear_byols.encoders.fast import pools_over_time, time_features
 from hear_byols.errors import InvalidOptionError
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats
+from hear_byols.runtime import inference, ordinary_empty
 from hear_byols.timestamps.exact import exact_timestamp_stats, timestamp_batch
 from hear_byols.timestamps.framing import DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS, MS_PER_SECOND
+
+
+#: Window steps gathered per pooling pass (bounds the ``(b, frames, width, D)`` gather).
+POOLED_STEPS_PER_PASS = 1 << 13
 
 
 def sliding_timestamp_embeddings(
@@ -36,20 +40,46 @@ def sliding_timestamp_embeddings(
             "embedding is the last recurrent state: use timestamp_mode='exact'"
         )
     batch, grid = timestamp_batch(model, audio, frame_duration, hop_size)
-    n_clips, device = batch.shape[0], batch.device
-    model.to(device)
+    n_clips, audio_device = batch.shape[0], batch.device
     hop_ms = MS_PER_SECOND * model.spec.frontend.hop_length / model.sample_rate
-    with torch.inference_mode():
+    timestamps = grid.timestamps_ms()
+    with inference(model) as device:
+        batch = batch.to(device)
         means, stds = exact_timestamp_stats(model, batch, grid)
         log_mel = apply_stats(model.frontend(batch), means, stds)
-        features = time_features(model.encoder, log_mel.unsqueeze(1))  # (b, T', D)
+        with model.encoder_precision(device):
+            features = time_features(model.encoder, log_mel.unsqueeze(1)).float()  # (b, T', D)
         ms_per_step = hop_ms * log_mel.shape[-1] / features.shape[1]
-        timestamps = grid.timestamps_ms()
-        out = torch.empty(n_clips, grid.n_frames, features.shape[-1], device=device)
-        half = frame_duration / 2.0
-        for k, centre in enumerate(timestamps.tolist()):
-            first = max(0, math.floor((centre - half) / ms_per_step))
-            last = min(features.shape[1], max(first + 1, math.ceil((centre + half) / ms_per_step)))
-            window = features[:, first:last]
-            out[:, k] = window.mean(dim=1) + window.amax(dim=1)
-    return out, timestamps.to(device).expand(n_clips, -1)
+        firsts, lasts = window_steps(timestamps, frame_duration / 2.0, ms_per_step, features.shape[1])
+        out = pool_windows(features, firsts, lasts)
+    return out.to(audio_device), timestamps.to(audio_device).expand(n_clips, -1).clone()
+
+
+def window_steps(centres_ms: Tensor, half_ms: float, ms_per_step: float, n_steps: int) -> tuple[Tensor, Tensor]:
+    """First and end (exclusive) feature step of the window around each centre, at least one step."""
+    centres = centres_ms.double()
+    firsts = torch.floor((centres - half_ms) / ms_per_step).long().clamp(min=0)
+    lasts = torch.minimum(torch.ceil((centres + half_ms) / ms_per_step).long().clamp(min=firsts + 1), torch.tensor(n_steps))
+    return firsts, lasts
+
+
+def pool_windows(features: Tensor, firsts: Tensor, lasts: Tensor) -> Tensor:
+    """``mean + max`` of ``features`` ``(b, T, D)`` over steps ``firsts[k] .. lasts[k]-1`` for
+    every window ``k``: ``(b, n_windows, D)``, in a few gathers instead of a loop of windows.
+
+    ``firsts`` and ``lasts`` are host tensors (the widest window is read without a device sync).
+    """
+    width = max(1, int((lasts - firsts).max()))
+    firsts, lasts = firsts.to(features.device), lasts.to(features.device)
+    offsets = torch.arange(width, device=features.device)
+    out = ordinary_empty(features.shape[0], len(firsts), features.shape[-1], device=features.device)
+    per_pass = max(1, POOLED_STEPS_PER_PASS // (width * features.shape[0]))
+    for begin in range(0, len(firsts), per_pass):
+        first, last = firsts[begin : begin + per_pass, None], lasts[begin : begin + per_pass, None]
+        steps = first + offsets  # (n, width)
+        inside = (steps < last)[None, :, :, None]
+        window = features[:, steps.clamp(max=features.shape[1] - 1)]  # (b, n, width, D)
+        total = torch.where(inside, window, 0.0).sum(dim=2)
+        peak = torch.where(inside, window, -torch.inf).amax(dim=2)
+        out[:, begin : begin + per_pass] = total / (last - first) + peak
+    return out

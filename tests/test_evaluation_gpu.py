@@ -1,0 +1,53 @@
+"""On a GPU host heareval's embedding steps cannot fail because TensorFlow lacks the GPU."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from evaluation import gpu, runner
+from evaluation.weights import OFFICIAL_DEFAULT
+
+
+def test_cpu_host_changes_nothing_and_never_imports_tensorflow():
+    policy = gpu.decide(False, lambda: pytest.fail("TensorFlow asked on a CPU host"))
+    assert policy == gpu.GpuPolicy()
+
+
+def test_gpu_with_cpu_tensorflow_hides_the_gpu_from_the_embedding_steps_and_says_how_to_fix_it():
+    policy = gpu.decide(True, lambda: 0)
+    assert policy.embeddings_env == {"CUDA_VISIBLE_DEVICES": ""}
+    assert "TF=gpu" in policy.message and "tensorflow-cpu" in policy.message
+
+
+def test_gpu_with_gpu_tensorflow_keeps_it_and_lets_torch_have_the_memory():
+    policy = gpu.decide(True, lambda: 1)
+    assert policy.embeddings_env == {"TF_FORCE_GPU_ALLOW_GROWTH": "true"}
+    assert "GPU" in policy.message
+
+
+@pytest.mark.parametrize(("tf_gpus", "hidden"), [(0, True), (2, False)])
+def test_run_passes_the_policy_to_the_embedding_steps_only(tmp_path: Path, monkeypatch, tf_gpus, hidden):
+    """A faked GPU host (torch sees a GPU; TensorFlow sees ``tf_gpus``) through ``runner.run``."""
+    (tmp_path / "tasks" / "t").mkdir(parents=True)
+    (tmp_path / "tasks" / "t" / "task_metadata.json").write_text(json.dumps({"task_name": "t"}))
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(gpu, "tensorflow_gpu_count", lambda: tf_gpus)
+    steps = []
+    monkeypatch.setattr(runner, "run_step", lambda *args, env=None, **kwargs: steps.append((args[3], env)) or {})
+    messages = []
+    config = runner.RunConfig(tmp_path / "tasks", tmp_path / "out", {}, "faster")
+    runner.run(config, {"hear_byols.cvt": OFFICIAL_DEFAULT}, log=messages.append)
+    assert dict(steps)["embeddings"] == ({"CUDA_VISIBLE_DEVICES": ""} if hidden else {"TF_FORCE_GPU_ALLOW_GROWTH": "true"})
+    assert dict(steps)["predictions"] is None
+    assert any("GPU" in message for message in messages)
+
+
+def test_tensorflow_probe_reads_the_installed_tensorflow():
+    """The real probe on this host: a count, 0 for tensorflow-cpu."""
+    count = gpu.tensorflow_gpu_count()
+    assert isinstance(count, int) and count >= 0
+    if not torch.cuda.is_available():
+        assert count == 0
