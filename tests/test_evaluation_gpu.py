@@ -33,6 +33,7 @@ def test_run_passes_the_policy_to_the_embedding_steps_only(tmp_path: Path, monke
     """A faked GPU host (torch sees a GPU; TensorFlow sees ``tf_gpus``) through ``runner.run``."""
     (tmp_path / "tasks" / "t").mkdir(parents=True)
     (tmp_path / "tasks" / "t" / "task_metadata.json").write_text(json.dumps({"task_name": "t"}))
+    monkeypatch.setattr(runner, "check_task_folder", lambda folder: None)  # not a real task: no step runs
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(gpu, "tensorflow_gpu_count", lambda: tf_gpus)
     steps = []
