@@ -110,4 +110,5 @@ def test_pooled_windows_equal_a_loop_over_windows(steps_per_pass, monkeypatch):
         [features[:, f:l].mean(dim=1) + features[:, f:l].amax(dim=1) for f, l in zip(firsts.tolist(), lasts.tolist())], dim=1
     )
     assert (lasts - firsts).min() >= 1 and int(lasts.max()) == 40 and int(firsts.min()) == 0
-    torch.testing.assert_close(pool_windows(features, firsts, lasts), expected, rtol=1e-6, atol=1e-6)
+    for pool in (pool_windows, sliding.pool_windows_by_gathers, sliding.pool_windows_by_slices):
+        torch.testing.assert_close(pool(features, firsts, lasts), expected, rtol=1e-6, atol=1e-6)

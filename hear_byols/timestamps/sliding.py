@@ -65,14 +65,32 @@ def window_steps(centres_ms: Tensor, half_ms: float, ms_per_step: float, n_steps
 
 def pool_windows(features: Tensor, firsts: Tensor, lasts: Tensor) -> Tensor:
     """``mean + max`` of ``features`` ``(b, T, D)`` over steps ``firsts[k] .. lasts[k]-1`` for
-    every window ``k``: ``(b, n_windows, D)``, in a few gathers instead of a loop of windows.
+    every window ``k``: ``(b, n_windows, D)``.
 
-    ``firsts`` and ``lasts`` are host tensors (the widest window is read without a device sync).
+    ``firsts`` and ``lasts`` are host tensors (no device sync). On CPU one contiguous slice per
+    window is cheapest (the masked gathers below measured 1.3-1.7x slower in the benchmark); on
+    an accelerator the per-window kernel launches dominate, so windows are pooled in a few gathers.
     """
+    if features.device.type == "cpu":
+        return pool_windows_by_slices(features, firsts, lasts)
+    return pool_windows_by_gathers(features, firsts, lasts)
+
+
+def pool_windows_by_slices(features: Tensor, firsts: Tensor, lasts: Tensor) -> Tensor:
+    """``pool_windows`` as one slice per window."""
+    out = ordinary_empty(features.shape[0], len(firsts), features.shape[-1], device=features.device)
+    for k, (first, last) in enumerate(zip(firsts.tolist(), lasts.tolist())):
+        window = features[:, first:last]
+        out[:, k] = window.mean(dim=1) + window.amax(dim=1)
+    return out
+
+
+def pool_windows_by_gathers(features: Tensor, firsts: Tensor, lasts: Tensor) -> Tensor:
+    """``pool_windows`` in passes of masked gathers (``POOLED_STEPS_PER_PASS`` steps each)."""
+    out = ordinary_empty(features.shape[0], len(firsts), features.shape[-1], device=features.device)
     width = max(1, int((lasts - firsts).max()))
     firsts, lasts = firsts.to(features.device), lasts.to(features.device)
     offsets = torch.arange(width, device=features.device)
-    out = ordinary_empty(features.shape[0], len(firsts), features.shape[-1], device=features.device)
     per_pass = max(1, POOLED_STEPS_PER_PASS // (width * features.shape[0]))
     for begin in range(0, len(firsts), per_pass):
         first, last = firsts[begin : begin + per_pass, None], lasts[begin : begin + per_pass, None]
