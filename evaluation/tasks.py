@@ -6,8 +6,8 @@ Three tasks, 16 kHz, one per shape of output the report has to read:
 * ``tone_word_events`` event, train/valid/test: onsets/offsets of beeps and spoken words
   placed at random times in 3 s clips (scored with event_onset_200ms_fms like DCASE 2016);
 * ``spoken_language_5fold`` scene, 5 folds: which language (English/German/Spanish) a speaker
-  says two numbers in, scored by heareval's k-fold cross-validation. Sized (3 x 80 clips) so that
-  a trained model leads untrained weights (measured scores: README, Demo).
+  says two numbers in, scored by heareval's k-fold cross-validation (3 x 80 clips). Measured
+  scores, and how far they tell a trained model from untrained ones: README, Demo.
 Everything is drawn from ``numpy.random.default_rng([seed, task index])``; the folder format is
 the one heareval reads (see docs/EVALUATION.md).
 """
