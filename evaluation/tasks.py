@@ -25,7 +25,7 @@ import soundfile as sf
 from evaluation.speech import SAMPLE_RATE, synthesize
 
 #: Bump when the generated audio or labels change, so old task folders are regenerated.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 MARKER = "generation.json"
 
 ENGLISH_VOICES = ("en-us", "en-gb", "en-gb-scotland", "en-029")
@@ -38,6 +38,13 @@ DIGITS = tuple("123456789")
 #: Clips per class: spoken_words 10 x 30 (60 test clips), spoken_language_5fold 3 x 80.
 CLIPS_PER_WORD = 30
 CLIPS_PER_LANGUAGE = 80
+#: heareval's probe budget for the scene tasks (``evaluation_params.task_specific_param_grid``, the
+#: field HEAR's own secret tasks used). The grids' 10 epochs are 10 optimiser steps here: each
+#: training split fits in one batch of 1024. Such an underfit probe ranks embeddings by how fast
+#: 10 Adam steps move on them, not by what they encode (measured on the v2 tasks: real d=512
+#: 0.600 vs untrained 0.646 on language ID). 100 epochs with early stopping let it converge:
+#: 0.921 vs 0.838, the real model ahead on every fold (README, Demo).
+SCENE_PROBE_GRID = {"max_epochs": [100], "patience": [10], "check_val_every_n_epoch": [2]}
 
 
 @dataclass
@@ -69,8 +76,10 @@ def metadata(
     splits: list[str],
     sample_duration: float,
     evaluation: list[str],
+    probe_grid: dict[str, list[Any]] | None = None,
 ) -> dict[str, Any]:
-    """task_metadata.json as heareval reads it (the first ``evaluation`` metric is the score)."""
+    """task_metadata.json as heareval reads it (the first ``evaluation`` metric is the score;
+    ``probe_grid`` overrides entries of whichever heareval grid runs)."""
     meta: dict[str, Any] = {
         "task_name": name,
         "version": f"hear_byols-small-v{GENERATOR_VERSION}",
@@ -83,6 +92,8 @@ def metadata(
     }
     if split_mode.endswith("kfold"):
         meta["nfolds"] = len(splits)
+    if probe_grid:
+        meta["evaluation_params"] = {"task_specific_param_grid": probe_grid}
     return meta
 
 
@@ -156,7 +167,7 @@ def spoken_words(rng: np.random.Generator) -> Task:
             clips.append((scene_clip(synthesize(word, **random_speaker(rng)), 1.5, rng), word))
     meta = metadata(
         "spoken_words", "scene", "multiclass", "trainvaltest", ["train", "valid", "test"], 1.5,
-        ["top1_acc", "mAP"],
+        ["top1_acc", "mAP"], SCENE_PROBE_GRID,
     )
     return scene_task(meta, clips, ["train"] * 3 + ["valid", "test"], rng)
 
@@ -171,7 +182,7 @@ def spoken_language_5fold(rng: np.random.Generator) -> Task:
     folds = [f"fold{k:02d}" for k in range(5)]
     meta = metadata(
         "spoken_language_5fold", "scene", "multiclass", "new_split_kfold", folds, 2.0,
-        ["top1_acc", "mAP"],
+        ["top1_acc", "mAP"], SCENE_PROBE_GRID,
     )
     return scene_task(meta, clips, folds, rng)
 

@@ -91,3 +91,14 @@ def test_generated_tasks_are_kept_on_a_second_call(task_root):
     tasks.generate_tasks(task_root, seed=0, log=messages.append)
     assert all("already generated" in message for message in messages) and len(messages) == 3
     assert (task_root / "spoken_words" / "train.json").stat().st_mtime_ns == before
+
+
+def test_scene_tasks_give_heareval_a_probe_budget_it_understands(task_root):
+    """The override must use heareval's own grid keys, or heareval would carry a dead entry and
+    probe with 10 optimiser steps again (the grids' 10 epochs are 10 batches on these tasks)."""
+    from heareval.predictions.task_predictions import PARAM_GRID
+
+    for name in ("spoken_words", "spoken_language_5fold"):
+        meta = json.loads((task_root / name / "task_metadata.json").read_text())
+        grid = meta["evaluation_params"]["task_specific_param_grid"]
+        assert grid == tasks.SCENE_PROBE_GRID and set(grid) <= set(PARAM_GRID)
