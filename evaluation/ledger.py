@@ -4,7 +4,10 @@ An unsharded run's ledger is ``OUT`` itself (as it always was); shard I of N wri
 ``OUT/shards/I-of-N/``. A ledger holds ``steps.jsonl`` (one record per step), ``logs/``,
 ``validated/``, ``scratch/`` (the steps' working directory), ``weights.json`` and ``plan.json``
 (every (module, task) of the whole run, and which are this ledger's). Only one process writes a
-ledger at a time (``run.lock``); the report reads all of them.
+ledger at a time (``run.lock``); the report reads all of them. Beside the ledgers,
+``OUT/locks/`` holds one empty lock file per (module, task): whoever runs a step of that chain
+holds it, so that two processes (shards with different N, a shard and an unsharded run) never
+work in one embeddings folder at once.
 """
 from __future__ import annotations
 
@@ -51,6 +54,22 @@ def locked(ledger: Path) -> Iterator[None]:
         handle.flush()
         try:
             yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def held(path: Path) -> Iterator[bool]:
+    """Try to hold the lock file ``path`` (created empty, never written); yields whether it is held."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

@@ -25,7 +25,7 @@ from typing import Callable, Mapping
 from slugify import slugify
 
 from evaluation import gpu, ledger
-from evaluation.schedule import Children, Step, describe_slots, execute, job_slots, visible_gpus
+from evaluation.schedule import Children, Step, describe_slots, execute, job_slots, serialized, visible_gpus
 from evaluation.shards import Shard, ledger_dir, select
 from evaluation.task_check import TaskFolderError, check_task_folder
 from evaluation.weights import Weights
@@ -153,14 +153,15 @@ def plan_steps(
             gate = (validator.key,)
         for task in module_tasks:
             task_dir = embed_task_dir(config, module, task)
+            lock = str(config.out / "locks" / f"{embedding_name(module, config.model_options)}__{task}.lock")
             embeddings = Step(
                 module, task, "embeddings", tuple(embeddings_command(config, module, task, chosen)),
-                str(task_dir / EMBEDDINGS_DONE), after=gate, env=dict(embeddings_env),
+                str(task_dir / EMBEDDINGS_DONE), after=gate, env=dict(embeddings_env), lock_file=lock,
             )
             steps.append(embeddings)
             steps.append(Step(
                 module, task, "predictions", tuple(predictions_command(config, module, task)),
-                str(task_dir / PREDICTIONS_DONE), after=(embeddings.key,),
+                str(task_dir / PREDICTIONS_DONE), after=(embeddings.key,), lock_file=lock,
             ))
     return steps
 
@@ -171,12 +172,32 @@ def run_step(
 ) -> dict:
     """Run one step unless its done-file exists; return its steps.jsonl record.
 
+    A step whose lock another process holds is not run: it fails, naming the reason, rather
+    than two processes writing one embeddings folder."""
+    record = {"module": step.module, "task": step.task, "step": step.name, "command": shlex.join(step.command)}
+    if step.lock_file is None:
+        return run_unlocked(ledger_folder, step, slot_env, log, children, record)
+    with ledger.held(Path(step.lock_file)) as mine:
+        if mine:
+            return run_unlocked(ledger_folder, step, slot_env, log, children, record)
+    record.update(status="failed", error=(
+        f"another process holds {step.lock_file}: a run or shard with other --shard values is working on "
+        "this (module, task) in the same --out; rerun once it is done"
+    ))
+    log(f"[failed] {step.label}: {record['error']}")
+    return record
+
+
+def run_unlocked(
+    ledger_folder: Path, step: Step, slot_env: Mapping[str, str], log: Callable[[str], None],
+    children: Children | None, record: dict,
+) -> dict:
+    """``run_step`` once the step is ours to run.
+
     heareval's runners write their own done-files; for other tools (``step.marks_done``) the
     done-file is written here once the command succeeded. The child's environment: heareval's
     needs, then the job slot's (GPU, threads), then the step's own additions."""
-    command = list(step.command)
     done_file = Path(step.done_file)
-    record = {"module": step.module, "task": step.task, "step": step.name, "command": shlex.join(command)}
     log_path = ledger_folder / "logs" / ("__".join(part for part in step.key if part) + ".log")
     if done_file.exists():
         record.update(status="skipped", wall_s=0.0)
@@ -189,7 +210,7 @@ def run_step(
     with open(log_path, "w") as output:
         arguments = dict(cwd=ledger_folder / "scratch", env=env, stdout=output, stderr=subprocess.STDOUT)
         children = children or Children()
-        process = children.start(command, **arguments)
+        process = children.start(list(step.command), **arguments)
         try:
             returncode = process.wait()
         finally:
@@ -248,6 +269,7 @@ def run(
             check_task_folder(config.tasks_dir / name)
         except TaskFolderError as exc:
             raise RunError(f"task folder {name}: {exc}") from None
+    log = serialized(log)  # the steps' threads and this one
     policy = gpu.detect()
     slots = job_slots(jobs, visible_gpus(os.environ, gpu.device_count), available_cpus(), os.environ)
     all_chains = sorted({(module, task) for module in weights for task in names})

@@ -41,6 +41,7 @@ class Step:
     after: tuple[tuple[str, str | None, str], ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)  # additions for this step, over the slot's
     marks_done: bool = False  # the harness (not the tool) writes the done-file
+    lock_file: str | None = None  # held while the step runs: no other process may run it meanwhile
 
     @property
     def key(self) -> tuple[str, str | None, str]:
@@ -84,6 +85,17 @@ def describe_slots(slots: Sequence[Mapping[str, str]]) -> str:
         f"job {index}: " + (", ".join(f"{k}={v}" for k, v in sorted(env.items())) or "inherited environment")
         for index, env in enumerate(slots)
     )
+
+
+def serialized(log: Callable[[str], None]) -> Callable[[str], None]:
+    """``log`` callable from several threads at once without interleaving lines."""
+    lock = threading.Lock()
+
+    def locked_log(message: str) -> None:
+        with lock:
+            log(message)
+
+    return locked_log
 
 
 class Children:
@@ -152,11 +164,7 @@ def execute(
     children = Children()
     records: list[dict] = []
     running: dict[tuple, tuple[threading.Thread, int]] = {}
-    said = threading.Lock()
-
-    def safe_log(message: str) -> None:
-        with said:
-            log(message)
+    safe_log = serialized(log)
 
     def work(step: Step, slot: int) -> None:
         try:

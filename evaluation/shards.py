@@ -87,8 +87,13 @@ def resolve_shard(argument: str | None, environ: Mapping[str, str] = os.environ)
         shard = parse_shard(argument)
         return (None, None) if shard.count == 1 else (shard, f"shard {shard} (--shard)")
     shard = slurm_array_shard(environ)
-    if shard is None or shard.count == 1:
+    if shard is None:
         return None, None
+    if shard.count == 1:  # e.g. one index of an array resubmitted alone: running everything would collide
+        raise ShardError(
+            f"SLURM array of one task (SLURM_ARRAY_TASK_ID={environ['SLURM_ARRAY_TASK_ID']}): no partition to take "
+            "a shard from. Pass --shard I/N (a resubmitted shard: its index of the original count) or --shard all"
+        )
     return shard, (
         f"shard {shard} from SLURM_ARRAY_TASK_ID={environ['SLURM_ARRAY_TASK_ID']} "
         f"(SLURM_ARRAY_TASK_COUNT={shard.count}; --shard all to run everything)"

@@ -85,6 +85,10 @@ def test_explicit_shard_wins_over_slurm_and_all_runs_everything():
     assert resolve_shard("3/4", array) == (Shard(3, 4), "shard 3/4 (--shard)")
     assert resolve_shard("all", array) == (None, None) and resolve_shard("0/1", array) == (None, None)
     assert resolve_shard(None, {}) == (None, None)
+    resubmitted = {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "1", "SLURM_ARRAY_TASK_MIN": "3"}
+    with pytest.raises(ShardError, match="array of one task.*--shard I/N"):  # sbatch --array=3 alone
+        resolve_shard(None, resubmitted)
+    assert resolve_shard("3/8", resubmitted) == (Shard(3, 8), "shard 3/8 (--shard)")
 
 
 @pytest.mark.parametrize("count", [1, 2, 3, 5, 8, 171, 200])
@@ -237,6 +241,21 @@ def test_two_runs_into_one_ledger_are_refused(fake, tmp_path):
         with pytest.raises(ledger.LedgerBusy, match="distinct --shard"):
             runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(0, 2), log=lambda _: None)
     runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(0, 2), log=lambda _: None)  # released
+
+
+def test_a_chain_another_process_is_working_on_is_not_touched(fake, tmp_path):
+    """E.g. shard 0/3 still running while someone starts shard 0/2 into the same --out."""
+    lock = tmp_path / "out" / "locks" / "hear_byols.cvt__spoken_words.lock"
+    with ledger.held(lock) as held:
+        assert held
+        with pytest.raises(runner.RunError) as failure:
+            runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
+    assert "failed: hear_byols.cvt spoken_words embeddings" in str(failure.value)
+    assert "another process holds" in str(failure.value) and str(lock) in str(failure.value)
+    assert not (tmp_path / "markers" / "hear_byols.cvt__spoken_words__embeddings.start").exists()
+    recorded = statuses(ledger.step_records(tmp_path / "out"))
+    assert sum(status == "done" for status in recorded.values()) == 2 + 2 * 2 * 3 - 2
+    assert lock.read_text() == ""  # a lock file is never written
 
 
 def test_a_shard_refuses_weights_another_shard_recorded(fake, tmp_path):
