@@ -25,7 +25,7 @@ from typing import Callable, Mapping
 from slugify import slugify
 
 from evaluation import gpu, ledger
-from evaluation.schedule import Children, Step, describe_slots, execute, job_slots, serialized, visible_gpus
+from evaluation.schedule import Children, Step, describe_slots, execute, job_slots, label, serialized, visible_gpus
 from evaluation.shards import Shard, ledger_dir, select
 from evaluation.task_check import TaskFolderError, check_task_folder
 from evaluation.weights import Weights
@@ -232,22 +232,25 @@ def missing_chains(config: RunConfig, chains: list[tuple[str, str]]) -> list[tup
     ]
 
 
+def record_label(record: dict) -> str:
+    return label((record["module"], record["task"], record["step"]))
+
+
 def failure_summary(records: list[dict]) -> str | None:
     """What failed (with the end of each log) and what it blocked; None when nothing did."""
     failed = [r for r in records if r["status"] == "failed"]
     blocked = [r for r in records if r["status"] == "blocked"]
     if not failed and not blocked:
         return None
-    label = lambda r: " ".join(part for part in (r["module"], r["task"], r["step"]) if part)  # noqa: E731
-    lines = [f"{len(failed)} step(s) failed: " + ", ".join(label(r) for r in failed)]
+    lines = [f"{len(failed)} step(s) failed: " + ", ".join(map(record_label, failed))]
     if blocked:
-        lines.append(f"{len(blocked)} step(s) not run because a step they need failed: " + ", ".join(label(r) for r in blocked))
+        lines.append(f"{len(blocked)} step(s) not run because a step they need failed: " + ", ".join(map(record_label, blocked)))
     for r in failed:
         if "log" in r and Path(r["log"]).is_file():
             tail = "".join(Path(r["log"]).read_text().splitlines(keepends=True)[-20:])
-            lines.append(f"--- {label(r)} (exit {r.get('returncode')}); end of {r['log']}:\n{tail}")
+            lines.append(f"--- {record_label(r)} (exit {r.get('returncode')}); end of {r['log']}:\n{tail}")
         else:
-            lines.append(f"--- {label(r)}: {r.get('error', 'failed')}")
+            lines.append(f"--- {record_label(r)}: {r.get('error', 'failed')}")
     return "\n".join(lines)
 
 

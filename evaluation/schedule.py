@@ -49,7 +49,12 @@ class Step:
 
     @property
     def label(self) -> str:
-        return " ".join(part for part in self.key if part)
+        return label(self.key)
+
+
+def label(key: tuple[str, str | None, str]) -> str:
+    """``("m", "t", "embeddings")`` -> ``"m t embeddings"`` (a validator has no task)."""
+    return " ".join(part for part in key if part)
 
 
 def visible_gpus(environ: Mapping[str, str], device_count: Callable[[], int]) -> list[str]:
@@ -182,9 +187,8 @@ def execute(
         records.append(record)
         on_record(record)
 
-    previous = signal.getsignal(signal.SIGTERM) if threading.current_thread() is threading.main_thread() else None
-    if previous is not None:
-        signal.signal(signal.SIGTERM, raise_interrupt)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be caught there
+    previous = signal.signal(signal.SIGTERM, raise_interrupt) if in_main_thread else None
     try:
         while pending or running:
             progressed = True
@@ -194,10 +198,10 @@ def execute(
                     states = [status.get(after) for after in step.after]
                     if any(state is not None and state not in FINISHED for state in states):
                         pending.remove(step)
-                        failed = [after for after in step.after if status.get(after) not in (None, *FINISHED)]
+                        failed = [label(after) for after in step.after if status.get(after) not in (None, *FINISHED)]
                         finish(step, {"module": step.module, "task": step.task, "step": step.name,
-                                      "status": "blocked", "blocked_by": [" ".join(p for p in k if p) for k in failed]})
-                        safe_log(f"[blocked] {step.label}: {', '.join(' '.join(p for p in k if p) for k in failed)} failed")
+                                      "status": "blocked", "blocked_by": failed})
+                        safe_log(f"[blocked] {step.label}: {', '.join(failed)} did not succeed")
                         progressed = True
                     elif free and all(state in FINISHED for state in states):
                         pending.remove(step)
@@ -207,6 +211,8 @@ def execute(
                         thread.start()
                         progressed = True
             if not running:
+                if pending:
+                    raise ValueError(f"dependency cycle among {', '.join(step.label for step in pending)}")
                 break
             step, slot, record = next_result(results)
             running.pop(step.key)[0].join()
@@ -223,7 +229,7 @@ def execute(
             finish(step, {**record, "status": "interrupted"} if record["status"] == "failed" else record)
         raise
     finally:
-        if previous is not None:
+        if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
     return records
 

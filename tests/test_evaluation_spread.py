@@ -134,6 +134,13 @@ def test_dependencies_of_a_plan_must_be_in_it():
         execute([lonely], [{}], lambda *args: {}, lambda record: None)
 
 
+def test_a_dependency_cycle_is_refused_not_hung():
+    first = Step("m", "t", "a", ("true",), "/nowhere", after=(("m", "t", "b"),))
+    second = Step("m", "t", "b", ("true",), "/nowhere", after=(("m", "t", "a"),))
+    with pytest.raises(ValueError, match="dependency cycle among m t a, m t b"):
+        execute([first, second], [{}], lambda *args: pytest.fail("launched"), lambda record: None)
+
+
 def test_each_slot_runs_one_step_at_a_time_with_its_own_environment():
     """Slot environments reach the launched steps, and no slot is given two steps at once."""
     busy: set[str] = set()
@@ -287,7 +294,27 @@ def test_command_line_shard_from_a_slurm_array_and_the_exit_status_of_a_failure(
     assert "other shards' chains not done yet (4 of 4)" in result.stdout
 
 
-def test_ctrl_c_stops_the_children_and_the_rerun_resumes(fake, tmp_path):
+def test_two_shards_at_once_then_one_report(fake, tmp_path):
+    out = tmp_path / "out"
+    shards = [subprocess.Popen(driver(out, "--jobs", "2", "--shard", f"{index}/2"), cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True) for index in range(2)]
+    outputs = [shard.communicate(timeout=300)[0] for shard in shards]
+    assert [shard.returncode for shard in shards] == [0, 0], outputs
+    report = subprocess.run([sys.executable, "-m", "evaluation", "report", "--out", str(out)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0 and "MISSING" not in report.stdout, report.stdout + report.stderr
+    done = [(r["module"], r["task"]) for r in ledger.step_records(out) if r["step"] == "predictions" and r["status"] == "done"]
+    assert sorted(done) == sorted((m, t) for m in MODULES for t in TASKS)
+
+
+def test_more_shards_than_chains_leaves_some_idle(fake, tmp_path):
+    messages = []
+    assert runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(7, 8), log=messages.append) == []
+    assert any("shard 7/8: 0 of 6 (module, task) chains" in message for message in messages)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_stops_the_children_and_the_rerun_resumes(fake, tmp_path, signum):
     out = tmp_path / "out"
     hang = "hear_byols.default:spoken_words:embeddings"
     process = subprocess.Popen(driver(out, "--jobs", "2"), cwd=ROOT, env={**os.environ, "FAKE_HANG": hang},
@@ -300,7 +327,7 @@ def test_ctrl_c_stops_the_children_and_the_rerun_resumes(fake, tmp_path):
         time.sleep(0.1)
     time.sleep(1.0)  # let the other job slot finish some chains meanwhile
     child = int(marker.read_text())
-    process.send_signal(signal.SIGINT)  # Ctrl-C reaches the harness only: it must stop the child itself
+    process.send_signal(signum)  # to the harness only: it must stop the child itself
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stdout + stderr
     assert "rerun the same command to resume" in stderr
