@@ -57,12 +57,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def add_spread_options(parser: argparse.ArgumentParser) -> None:
     """``--jobs`` and ``--shard``, shared by ``run`` and ``leaderboard``."""
-    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
                         help="run N (module, task) steps at once: one GPU each (N <= visible GPUs), or one "
                         "process each with CPUs/N threads on a CPU host (default 1)")
     parser.add_argument("--shard", metavar="I/N",
                         help="run only shard I (0-based) of N of the (module, task) chains, e.g. 0/4; default: "
                         "SLURM_ARRAY_TASK_ID/COUNT inside a SLURM array job, else all; 'all' runs everything")
+
+
+def positive_int(text: str) -> int:
+    """``--jobs``: a whole number of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of jobs, at least 1")
+    return int(text)
 
 
 def model_options(text: str) -> dict:
