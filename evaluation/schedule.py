@@ -23,6 +23,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Seconds a terminated child gets to exit before it is killed.
 TERMINATE_GRACE_S = 10.0
 FINISHED = ("done", "skipped")
+#: Ctrl-C, and what SLURM sends on scancel or at the time limit: stop the children, then exit.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ScheduleError(ValueError):
@@ -187,8 +189,11 @@ def execute(
         records.append(record)
         on_record(record)
 
+    stop = threading.Event()
     in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be caught there
-    previous = signal.signal(signal.SIGTERM, raise_interrupt) if in_main_thread else None
+    # a handler that only sets a flag: an exception raised at any bytecode could leave a lock of
+    # the result queue held, and the workers would hang on it
+    previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in STOP_SIGNALS} if in_main_thread else {}
     try:
         while pending or running:
             progressed = True
@@ -203,46 +208,47 @@ def execute(
                                       "status": "blocked", "blocked_by": failed})
                         safe_log(f"[blocked] {step.label}: {', '.join(failed)} did not succeed")
                         progressed = True
-                    elif free and all(state in FINISHED for state in states):
+                    elif free and all(state in FINISHED for state in states) and not stop.is_set():
                         pending.remove(step)
                         slot = free.pop(0)
                         thread = threading.Thread(target=work, args=(step, slot), daemon=True)
                         running[step.key] = (thread, slot)
                         thread.start()
                         progressed = True
+            if stop.is_set():
+                break
             if not running:
                 if pending:
                     raise ValueError(f"dependency cycle among {', '.join(step.label for step in pending)}")
                 break
-            step, slot, record = next_result(results)
+            result = next_result(results, stop)
+            if result is None:
+                break
+            step, slot, record = result
             running.pop(step.key)[0].join()
             free.append(slot)
             free.sort()
             finish(step, record)
-    except KeyboardInterrupt:
-        safe_log(f"interrupted: stopping {len(running)} running step(s)")
-        children.stop_all()
-        for key, (thread, _) in list(running.items()):
-            thread.join()
-        while not results.empty():
-            step, _, record = results.get()
-            finish(step, {**record, "status": "interrupted"} if record["status"] == "failed" else record)
-        raise
+        if stop.is_set():
+            safe_log(f"interrupted: stopping {len(running)} running step(s)")
+            children.stop_all()
+            for thread, _ in running.values():
+                thread.join()
+            while not results.empty():
+                step, _, record = results.get()
+                finish(step, {**record, "status": "interrupted"} if record["status"] == "failed" else record)
+            raise KeyboardInterrupt("stopped by a signal")
     finally:
-        if in_main_thread:
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return records
 
 
-def next_result(results: queue.Queue):
-    """The next finished step; waits in short slices so that Ctrl-C is seen at once."""
-    while True:
+def next_result(results: queue.Queue, stop: threading.Event):
+    """The next finished step, or None once ``stop`` is set (checked every 0.2 s)."""
+    while not stop.is_set():
         try:
             return results.get(timeout=0.2)
         except queue.Empty:
             continue
-
-
-def raise_interrupt(signum, frame) -> None:
-    """SIGTERM (scancel, a time limit) ends a run like Ctrl-C: children stopped, then exit."""
-    raise KeyboardInterrupt(f"signal {signum}")
+    return None

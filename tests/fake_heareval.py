@@ -3,13 +3,15 @@
 ``install()`` makes ``evaluation.runner`` build ``python -m fake_heareval KIND MODULE TASK DIR``
 commands (and skip the task-folder check); the fake step writes what heareval's would (done-files,
 the task metadata and real heareval scores from tests/fixtures/heareval/) plus start/end markers
-in ``$FAKE_MARKERS``. Behaviour per step, from the environment (``MODULE:TASK:KIND`` lists):
+in ``$FAKE_MARKERS`` (the start marker holds the step's ``CUDA_VISIBLE_DEVICES`` and
+``OMP_NUM_THREADS``). Behaviour per step, from the environment (``MODULE:TASK:KIND`` lists):
 ``FAKE_FAIL`` exits 3; ``FAKE_HANG`` writes its pid to the markers and sleeps; with
 ``FAKE_RENDEZVOUS=N`` every embeddings step waits (up to ``FAKE_RENDEZVOUS_S`` s) until N
 embeddings steps have started, which only concurrent steps can do.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -45,7 +47,8 @@ def main(kind: str, module: str, task: str, task_dir: str) -> int:
     markers.mkdir(parents=True, exist_ok=True)
     key = f"{module}:{task}:{kind}"
     name = f"{module}__{task}__{kind}"
-    (markers / f"{name}.start").write_text(str(os.getpid()))
+    placement = {variable: os.environ.get(variable) for variable in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS")}
+    (markers / f"{name}.start").write_text(json.dumps(placement))
     if listed("FAKE_FAIL", key):
         print(f"boom: {key} fails on purpose")
         return 3

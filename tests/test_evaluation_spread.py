@@ -169,6 +169,27 @@ def test_jobs_2_runs_steps_concurrently_and_predictions_wait_for_their_embedding
             assert (fake / f"{module}__{task}__predictions.end").is_file()
 
 
+def test_concurrent_steps_on_a_two_gpu_host_get_a_gpu_each(fake, tmp_path, monkeypatch):
+    """A faked 2-GPU host (torch and TensorFlow see 2): the two embeddings steps must run at once
+    (rendezvous), and each saw one GPU of its own and CPUs/2 threads."""
+    import torch
+
+    from evaluation import gpu
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(gpu, "device_count", lambda: 2)
+    monkeypatch.setattr(gpu, "tensorflow_gpu_count", lambda: 2)
+    for variable in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("FAKE_RENDEZVOUS", "2")
+    runner.run(config(tmp_path, validate=False), WEIGHTS, tasks=TASKS[:1], jobs=2, log=lambda _: None)
+    seen = [json.loads((fake / f"{module}__{TASKS[0]}__embeddings.start").read_text()) for module in MODULES]
+    assert sorted(placement["CUDA_VISIBLE_DEVICES"] for placement in seen) == ["0", "1"]
+    assert {placement["OMP_NUM_THREADS"] for placement in seen} == {str(max(1, len(os.sched_getaffinity(0)) // 2))}
+    with pytest.raises(ScheduleError, match="--jobs 3 with 2 visible GPU"):
+        runner.run(config(tmp_path, validate=False), WEIGHTS, tasks=TASKS[:1], jobs=3, log=lambda _: None)
+
+
 def test_the_concurrency_proof_fails_when_steps_run_one_at_a_time(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_RENDEZVOUS", "2")
     monkeypatch.setenv("FAKE_RENDEZVOUS_S", "1")
