@@ -85,16 +85,22 @@ def step_records(out: Path) -> list[dict]:
     for ledger in ledgers(out):
         path = ledger / STEPS
         if path.is_file():
-            records += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            *complete, _ = path.read_text().split("\n")  # the last part: a line a running shard is writing
+            records += [json.loads(line) for line in complete if line.strip()]
     return records
 
 
 def write_plan(ledger: Path, shard: str | None, chains: list[tuple[str, str]], mine: list[tuple[str, str]]) -> None:
     """Record the whole run's (embedding folder, task) chains and this ledger's share of them."""
     plan = {"shard": shard, "chains": [list(chain) for chain in chains], "mine": [list(chain) for chain in mine]}
-    temporary = ledger / f".{PLAN}.tmp"
-    temporary.write_text(json.dumps(plan, indent=1))
-    os.replace(temporary, ledger / PLAN)
+    write_atomically(ledger / PLAN, json.dumps(plan, indent=1))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Other shards read these files while this one runs: they never see half of one."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(text)
+    os.replace(temporary, path)
 
 
 def planned_chains(out: Path) -> set[tuple[str, str]]:

@@ -120,7 +120,7 @@ def record_weights(out: Path, ledger_folder: Path, weights: dict[str, Weights]) 
                 )
     path = ledger_folder / "weights.json"
     own = json.loads(path.read_text()) if path.is_file() else {}
-    path.write_text(json.dumps(own | {module: asdict(chosen) for module, chosen in weights.items()}, indent=2))
+    ledger.write_atomically(path, json.dumps(own | {module: asdict(chosen) for module, chosen in weights.items()}, indent=2))
 
 
 def read_weights(out: Path) -> dict[str, Weights]:

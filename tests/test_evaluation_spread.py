@@ -263,6 +263,15 @@ def test_shards_write_disjoint_files_and_the_report_merges_them(fake, tmp_path):
     assert "Wall time of each step" in merged.markdown.read_text()  # steps.jsonl of both shards read
 
 
+def test_the_report_reads_a_steps_log_that_a_running_shard_is_appending_to(tmp_path):
+    shard = tmp_path / "out" / "shards" / "0-of-2"
+    shard.mkdir(parents=True)
+    ledger.append_record(shard, {"module": "m", "task": "t", "step": "embeddings", "status": "done"})
+    with open(shard / ledger.STEPS, "a") as steps:
+        steps.write('{"module": "m", "task": "t", "st')  # the next record, half written
+    assert [record["step"] for record in ledger.step_records(tmp_path / "out")] == ["embeddings"]
+
+
 def test_two_runs_into_one_ledger_are_refused(fake, tmp_path):
     folder = ledger_dir(tmp_path / "out", Shard(0, 2))
     with ledger.locked(folder):
