@@ -59,19 +59,18 @@ def locked(ledger: Path) -> Iterator[None]:
 
 
 @contextmanager
-def held(path: Path) -> Iterator[bool]:
-    """Try to hold the lock file ``path`` (created empty, never written); yields whether it is held."""
+def held(path: Path) -> Iterator[int | None]:
+    """Try to hold the lock file ``path`` (created empty, never written); yields its descriptor
+    when held, else None. A child given the descriptor (``pass_fds``) keeps the lock held after
+    this process dies, until it exits itself: an orphaned step still guards its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield False
+            yield None
             return
-        try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+        yield handle.fileno()  # closing the file (here and in every child) releases the lock
 
 
 def append_record(ledger: Path, record: dict) -> None:

@@ -177,9 +177,9 @@ def run_step(
     record = {"module": step.module, "task": step.task, "step": step.name, "command": shlex.join(step.command)}
     if step.lock_file is None:
         return run_unlocked(ledger_folder, step, slot_env, log, children, record)
-    with ledger.held(Path(step.lock_file)) as mine:
-        if mine:
-            return run_unlocked(ledger_folder, step, slot_env, log, children, record)
+    with ledger.held(Path(step.lock_file)) as lock:
+        if lock is not None:
+            return run_unlocked(ledger_folder, step, slot_env, log, children, record, (lock,))
     record.update(status="failed", error=(
         f"another process holds {step.lock_file}: a run or shard with other --shard values is working on "
         "this (module, task) in the same --out; rerun once it is done"
@@ -190,13 +190,14 @@ def run_step(
 
 def run_unlocked(
     ledger_folder: Path, step: Step, slot_env: Mapping[str, str], log: Callable[[str], None],
-    children: Children | None, record: dict,
+    children: Children | None, record: dict, locks: tuple[int, ...] = (),
 ) -> dict:
     """``run_step`` once the step is ours to run.
 
     heareval's runners write their own done-files; for other tools (``step.marks_done``) the
     done-file is written here once the command succeeded. The child's environment: heareval's
-    needs, then the job slot's (GPU, threads), then the step's own additions."""
+    needs, then the job slot's (GPU, threads), then the step's own additions. The child inherits
+    ``locks`` (descriptors of held lock files), so that they outlive a killed harness."""
     done_file = Path(step.done_file)
     log_path = ledger_folder / "logs" / ("__".join(part for part in step.key if part) + ".log")
     if done_file.exists():
@@ -208,7 +209,7 @@ def run_unlocked(
     log(f"[run ] {step.label} (log: {log_path}{'; ' + placement if placement else ''})")
     start = time.perf_counter()
     with open(log_path, "w") as output:
-        arguments = dict(cwd=ledger_folder / "scratch", env=env, stdout=output, stderr=subprocess.STDOUT)
+        arguments = dict(cwd=ledger_folder / "scratch", env=env, stdout=output, stderr=subprocess.STDOUT, pass_fds=locks)
         children = children or Children()
         process = children.start(list(step.command), **arguments)
         try:

@@ -284,7 +284,7 @@ def test_a_chain_another_process_is_working_on_is_not_touched(fake, tmp_path):
     """E.g. shard 0/3 still running while someone starts shard 0/2 into the same --out."""
     lock = tmp_path / "out" / "locks" / "hear_byols.cvt__spoken_words.lock"
     with ledger.held(lock) as held:
-        assert held
+        assert held is not None
         with pytest.raises(runner.RunError) as failure:
             runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
     assert "failed: hear_byols.cvt spoken_words embeddings" in str(failure.value)
@@ -373,6 +373,37 @@ def test_ctrl_c_or_sigterm_stops_the_children_and_the_rerun_resumes(fake, tmp_pa
     assert {key for key, status in killed.items() if status == "done" and key[1]} == {
         key for key, status in after.items() if status == "skipped" and key[1]}
     assert after[("hear_byols.default", "spoken_words", "embeddings")] == "done"
+    assert runner.missing_chains(config(tmp_path), [(m, t) for m in MODULES for t in TASKS]) == []
+
+
+def test_a_step_orphaned_by_a_killed_harness_keeps_its_chain_locked(fake, tmp_path):
+    """kill -9 of the harness alone leaves its running step behind: a rerun must not start the
+    same chain beside it, and completes once the orphan is gone."""
+    out = tmp_path / "out"
+    hang = "hear_byols.default:spoken_words:embeddings"
+    process = subprocess.Popen(driver(out, "--jobs", "2"), cwd=ROOT, env={**os.environ, "FAKE_HANG": hang},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    marker = fake / "hear_byols.default__spoken_words__embeddings.hang"
+    deadline = time.monotonic() + 120
+    while not marker.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "the hanging step never started"
+        time.sleep(0.1)
+    orphan = int(marker.read_text())
+    process.kill()  # SIGKILL, the harness only: no chance to stop its child
+    process.wait()
+    try:
+        beside = subprocess.run(driver(out, "--jobs", "2"), cwd=ROOT, capture_output=True, text=True, timeout=300)
+        assert beside.returncode == 1, beside.stdout + beside.stderr
+        assert "failed: hear_byols.default spoken_words embeddings" in beside.stderr
+        assert "another process holds" in beside.stderr
+        assert len(list(fake.glob("hear_byols.default__spoken_words__embeddings.start"))) == 1
+    finally:
+        os.kill(orphan, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{orphan}").exists() and time.monotonic() < deadline:  # reaped by init
+        time.sleep(0.1)
+    resumed = subprocess.run(driver(out, "--jobs", "2"), cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert runner.missing_chains(config(tmp_path), [(m, t) for m in MODULES for t in TASKS]) == []
 
 
