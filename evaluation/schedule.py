@@ -8,7 +8,8 @@ values the user already exported are kept.
 
 Failures: a failed step blocks the steps that need it (its predictions) and nothing else; the
 others go on, and the caller gets every record to name what failed. Ctrl-C or SIGTERM (SLURM's
-``scancel``, time limit) terminates every running child, then re-raises.
+``scancel``, time limit) terminates every running child, records them as interrupted, then
+raises KeyboardInterrupt.
 """
 from __future__ import annotations
 
