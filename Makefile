@@ -21,7 +21,8 @@ help:
 	@echo "make test-fast   the suite without the slow end-to-end tests"
 	@echo "make demo        small HEAR tasks -> heareval -> score table and plot for cvt, default (untrained offline) and default512 (real)"
 	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md; DEVICE=cuda: on the GPU)"
-	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine; add TF=gpu for GPU embeddings)"
+	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine; add TF=gpu for GPU embeddings;"
+	@echo "                 JOBS=N: N steps at once, one GPU each; SHARD=I/N: one part, see docs/EVALUATION.md)"
 	@echo "make bench-train training samples/s on this machine, with and without openSMILE targets"
 	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (CPU: ~1 h)"
 
@@ -70,8 +71,9 @@ pretrain-check: install system-deps
 	$(PY) -m evaluation.pretrain_check --out $(or $(OUT),work/pretrain-check)
 
 leaderboard: install install-eval
-	@test -n "$(TASKS_DIR)" || { echo "usage: make leaderboard TASKS_DIR=/path/to/hear-2021-tasks [OUT=work/leaderboard]"; exit 2; }
-	$(PY) -m evaluation leaderboard --tasks-dir "$(TASKS_DIR)" --out "$(or $(OUT),work/leaderboard)"
+	@test -n "$(TASKS_DIR)" || { echo "usage: make leaderboard TASKS_DIR=/path/to/hear-2021-tasks [OUT=work/leaderboard] [JOBS=N] [SHARD=I/N]"; exit 2; }
+	$(PY) -m evaluation leaderboard --tasks-dir "$(TASKS_DIR)" --out "$(or $(OUT),work/leaderboard)" \
+		--jobs $(or $(JOBS),1) $(if $(SHARD),--shard $(SHARD))
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info work

@@ -32,6 +32,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--grid", choices=GRIDS, default="faster", help="heareval predictions grid")
     run.add_argument("--grid-points", type=int, help="heareval grid points (default: heareval's 8)")
     run.add_argument("--validate", action="store_true", help="run hear-validator on each module first")
+    add_spread_options(run)
 
     report = commands.add_parser("report", help="score tables (CSV, Markdown) and plot of a run folder")
     report.add_argument("--out", type=Path, required=True, help="the run folder given to `run`")
@@ -46,9 +47,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     board.add_argument("--modules", nargs="+", help="default: every variant with official weights")
     board.add_argument("--tolerance", type=float, help="accepted |ours - published| (default 0.02)")
     board.add_argument("--dry-run", action="store_true", help="print the plan and commands, run nothing")
+    board.add_argument("--report-only", action="store_true",
+                       help="run nothing: write the report of what the shards wrote and name what is missing")
+    add_spread_options(board)
     table = commands.add_parser("variants-table", help="the README's variant table, from configs/ and the published scores")
     table.add_argument("--write", type=Path, metavar="README", help="replace the table block of this file")
     return parser.parse_args(argv)
+
+
+def add_spread_options(parser: argparse.ArgumentParser) -> None:
+    """``--jobs`` and ``--shard``, shared by ``run`` and ``leaderboard``."""
+    parser.add_argument("--jobs", type=positive_int, default=1, metavar="N",
+                        help="run N (module, task) steps at once: one GPU each (N <= visible GPUs), or one "
+                        "process each with CPUs/N threads on a CPU host (default 1)")
+    parser.add_argument("--shard", metavar="I/N",
+                        help="run only shard I (0-based) of N of the (module, task) chains, e.g. 0/4; default: "
+                        "SLURM_ARRAY_TASK_ID/COUNT inside a SLURM array job, else all; 'all' runs everything")
+
+
+def positive_int(text: str) -> int:
+    """``--jobs``: a whole number of at least 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of jobs, at least 1")
+    return int(text)
 
 
 def model_options(text: str) -> dict:
@@ -72,7 +93,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from evaluation.speech import SpeechSynthesisError
 
+    from evaluation.ledger import LedgerBusy
+    from evaluation.shards import resolve_shard
+
     try:
+        if args.command in ("run", "leaderboard"):
+            shard, origin = resolve_shard(args.shard)
+            if origin:
+                print(origin)
         if args.command == "tasks":
             from evaluation.tasks import generate_tasks
 
@@ -92,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             config = RunConfig(
                 args.tasks_dir, args.out, args.model_options, args.grid, args.grid_points, args.validate
             )
-            run(config, weights, tasks=args.tasks)
+            run(config, weights, tasks=args.tasks, jobs=args.jobs, shard=shard)
         elif args.command == "report":
             from evaluation.report import write_report
 
@@ -114,10 +142,16 @@ def main(argv: list[str] | None = None) -> int:
 
             modules = tuple(args.modules or LEADERBOARD_MODULES)
             tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-            return leaderboard(args.tasks_dir, args.out, modules, tolerance, args.dry_run)
-    except (RunError, HearByolsError, SpeechSynthesisError, ValueError, FileNotFoundError) as error:
+            return leaderboard(
+                args.tasks_dir, args.out, modules, tolerance, args.dry_run,
+                jobs=args.jobs, shard=shard, report_only=args.report_only,
+            )
+    except (RunError, LedgerBusy, HearByolsError, SpeechSynthesisError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("interrupted: running steps were stopped; rerun the same command to resume", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -55,6 +55,13 @@ def tensorflow_gpu_count() -> int:
     return int(lines[-1]) if result.returncode == 0 and lines and lines[-1].isdigit() else 0
 
 
+def device_count() -> int:
+    """GPUs torch sees in this process (those of ``CUDA_VISIBLE_DEVICES`` when it is set)."""
+    import torch
+
+    return torch.cuda.device_count()
+
+
 def detect() -> GpuPolicy:
     """The policy for this host."""
     import torch

@@ -5,6 +5,8 @@ models.json @63bdde2): the module with its official checkpoint passed as ``--mod
 model options, then heareval's predictions runner with its default grid (8 grid points,
 deterministic). The 19 task folders are those of evaluation/hear_tasks.csv; missing ones are
 named and skipped. The result is the report plus a primary-metric table with a tolerance column.
+``--jobs``/``--shard`` spread the steps as in ``run``; shards never write the report: once all
+have finished, ``--report-only`` merges what they wrote.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from hear_byols.variants import variant_names, variant_spec
 
 from evaluation.report import markdown_table, write_report
 from evaluation.runner import RunConfig, embeddings_command, predictions_command, run, task_folders, validator_command
+from evaluation.shards import Shard, select
 from evaluation.weights import Weights, official_weights
 
 HEAR_TASKS_CSV = Path(__file__).with_name("hear_tasks.csv")
@@ -73,8 +76,8 @@ def make_plan(tasks_dir: Path, out: Path, modules: tuple[str, ...], download: bo
     )
 
 
-def describe(plan: Plan) -> str:
-    """The plan in words and the exact commands a run executes (what ``--dry-run`` prints)."""
+def describe(plan: Plan, shard: Shard | None = None) -> str:
+    """The plan in words and the exact commands a run (of ``shard``) executes (what ``--dry-run`` prints)."""
     total = len(plan.found) + len(plan.missing)
     lines = [f"HEAR 2021 task folders in {plan.config.tasks_dir}: {len(plan.found)} of {total} found"]
     if plan.missing:
@@ -85,10 +88,14 @@ def describe(plan: Plan) -> str:
     for module, weights in plan.weights.items():
         where = weights.path or f"not local yet, fetched at run time ({plan.unavailable.get(module, '')})"
         lines.append(f"{module}: weights {where}")
-    lines.append("commands:")
+    chains = [(module, task) for module in plan.weights for task in plan.found]
+    mine = select(chains, shard)
+    lines.append(f"commands{f' of shard {shard} ({len(mine)} of {len(chains)} (module, task) chains)' if shard else ''}:")
     for module, weights in plan.weights.items():
-        lines.append("  " + shlex.join(validator_command(module, weights)))
-        for task in plan.found:
+        tasks = [task for chain_module, task in mine if chain_module == module]
+        if tasks:
+            lines.append("  " + shlex.join(validator_command(module, weights)))
+        for task in tasks:
             lines.append("  " + shlex.join(embeddings_command(plan.config, module, task, weights)))
             lines.append("  " + shlex.join(predictions_command(plan.config, module, task)))
     return "\n".join(lines) + "\n"
@@ -107,21 +114,38 @@ def tolerance_table(report_table: pd.DataFrame, tolerance: float) -> pd.DataFram
 def leaderboard(
     tasks_dir: Path, out: Path, modules: tuple[str, ...] = LEADERBOARD_MODULES,
     tolerance: float = DEFAULT_TOLERANCE, dry_run: bool = False, log: Callable[[str], None] = print,
+    jobs: int = 1, shard: Shard | None = None, report_only: bool = False,
 ) -> int:
-    """Plan (and unless ``dry_run``, run and report); returns the process exit status."""
-    plan = make_plan(tasks_dir, out, modules, download=not dry_run)
-    log(describe(plan))
+    """Plan (and unless ``dry_run``, run and report); returns the process exit status.
+
+    A shard runs its part and stops; ``report_only`` writes the report of what is there."""
+    plan = make_plan(tasks_dir, out, modules, download=not (dry_run or report_only))
+    if report_only:
+        return write_leaderboard(plan, tolerance, log)
+    log(describe(plan, shard))
     if dry_run:
         return 0
     if not plan.found:
         log(f"no HEAR 2021 task folder found in {tasks_dir}: nothing to run")
         return 2
-    run(plan.config, plan.weights, tasks=plan.found, log=log)
+    run(plan.config, plan.weights, tasks=plan.found, log=log, jobs=jobs, shard=shard)
+    if shard is not None:
+        log(f"shard {shard} done. When every shard is: python -m evaluation leaderboard --tasks-dir {tasks_dir} "
+            f"--out {out} --report-only")
+        return 0
+    return write_leaderboard(plan, tolerance, log)
+
+
+def write_leaderboard(plan: Plan, tolerance: float, log: Callable[[str], None]) -> int:
+    """The full report and ``report/leaderboard.md`` of what the run (all its shards) wrote."""
     report = write_report(plan.config.out, title="hear_byols vs the HEAR 2021 leaderboard")
     table = tolerance_table(report.table, tolerance)
     text = markdown_table(list(table.columns), table.itertuples(index=False))
     if plan.missing:
         text += f"\nMISSING task folders (not run): {', '.join(plan.missing)}\n"
+    if report.missing:
+        text += f"\nMISSING scores of {len(report.missing)} planned (module, task): " + ", ".join(
+            f"{module} {task}" for module, task in report.missing) + "\n"
     (plan.config.out / "report" / "leaderboard.md").write_text(text)
     log(text + f"\nfull report: {report.markdown} and {report.plot}")
     return 0

@@ -3,11 +3,12 @@
 Written to ``<out>/report/``: ``scores.csv`` (tidy: one row per module, task, metric),
 ``scores.md`` (the same, plus sources and wall times) and ``scores.png`` (per task, primary
 metric: ours vs published, per module). Runs made with deterministic test weights are flagged
-in every one of them: their scores say nothing about the published models.
+in every one of them: their scores say nothing about the published models. A run spread over
+shards is reported as one: scores come from the shared ``embeddings/`` folder, wall times from
+every ledger, and (module, task) pairs some ledger planned but nobody scored yet are named.
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from evaluation.ledger import planned_chains, step_records  # noqa: E402
 from evaluation.published import join_published  # noqa: E402
 from evaluation.runner import read_weights  # noqa: E402
 from evaluation.weights import DETERMINISTIC  # noqa: E402
@@ -37,6 +39,7 @@ class Report:
     markdown: Path
     plot: Path
     warning: str | None
+    missing: list[tuple[str, str]]  # planned (embedding folder, task) pairs without scores
 
 
 def fmt(value: Any) -> str:
@@ -75,9 +78,9 @@ def score_table(out: Path) -> pd.DataFrame:
 
 
 def wall_times(out: Path) -> pd.DataFrame:
-    """Seconds of the last run of each (module, task, step) that did work (skips are 0 s)."""
-    path = Path(out) / "steps.jsonl"
-    records = [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+    """Seconds of the last run of each (module, task, step) that did work (skips are 0 s), from
+    every ledger (shards included)."""
+    records = step_records(out)
     done = pd.DataFrame(
         [r for r in records if r["status"] == "done" and r["task"]], columns=["module", "task", "step", "wall_s"]
     )
@@ -85,7 +88,15 @@ def wall_times(out: Path) -> pd.DataFrame:
     return done.pivot(index=["module", "task"], columns="step", values="wall_s").reset_index()
 
 
-def markdown(table: pd.DataFrame, times: pd.DataFrame, warning: str | None, title: str) -> str:
+def missing_scores(out: Path, table: pd.DataFrame) -> list[tuple[str, str]]:
+    """Planned (embedding folder, task) pairs that have no scores yet (a shard still running, or failed)."""
+    scored = set(zip(table["module"], table["task"]))
+    return sorted(planned_chains(out) - scored)
+
+
+def markdown(
+    table: pd.DataFrame, times: pd.DataFrame, warning: str | None, title: str, missing: list[tuple[str, str]] = (),
+) -> str:
     sources = list(dict.fromkeys(table["published_source"].dropna()))
     rows = [
         [r.module, r.task, r.metric, "yes" if r.primary else "", r.score, r.score_std, r.published,
@@ -94,6 +105,9 @@ def markdown(table: pd.DataFrame, times: pd.DataFrame, warning: str | None, titl
         for r in table.itertuples()
     ]
     text = f"# {title}\n\n" + (f"**{warning}**\n\n" if warning else "")
+    if missing:
+        text += f"**MISSING: {len(missing)} planned (module, task) without scores yet:** " + ", ".join(
+            f"{module} {task}" for module, task in missing) + "\n\n"
     text += markdown_table(
         ["module", "task", "metric", "primary", "ours", "std (folds)", "published", "diff", "source", "weights"], rows
     )
@@ -160,10 +174,11 @@ def write_report(out: Path, title: str = "hear_byols on HEAR tasks") -> Report:
     warning = weights_warning(table)
     folder = out / "report"
     folder.mkdir(parents=True, exist_ok=True)
-    report = Report(table, folder / "scores.csv", folder / "scores.md", folder / "scores.png", warning)
+    missing = missing_scores(out, table)
+    report = Report(table, folder / "scores.csv", folder / "scores.md", folder / "scores.png", warning, missing)
     csv_table = table.copy()
     csv_table.insert(0, "note", warning or "")  # the CSV alone must carry the warning too
     csv_table.to_csv(report.csv, index=False)
-    report.markdown.write_text(markdown(table, wall_times(out), warning, title))
+    report.markdown.write_text(markdown(table, wall_times(out), warning, title, missing))
     plot(table, report.plot, warning, title)
     return report

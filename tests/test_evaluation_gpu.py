@@ -36,13 +36,23 @@ def test_run_passes_the_policy_to_the_embedding_steps_only(tmp_path: Path, monke
     monkeypatch.setattr(runner, "check_task_folder", lambda folder: None)  # not a real task: no step runs
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(gpu, "tensorflow_gpu_count", lambda: tf_gpus)
+    monkeypatch.setattr(gpu, "device_count", lambda: 1)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
     steps = []
-    monkeypatch.setattr(runner, "run_step", lambda *args, env=None, **kwargs: steps.append((args[3], env)) or {})
+
+    def run_step(folder, step, slot_env, log, children):
+        steps.append((step.name, {**slot_env, **step.env}.get("CUDA_VISIBLE_DEVICES"), step.env or None))
+        return {"module": step.module, "task": step.task, "step": step.name, "status": "done"}
+
+    monkeypatch.setattr(runner, "run_step", run_step)
     messages = []
     config = runner.RunConfig(tmp_path / "tasks", tmp_path / "out", {}, "faster")
     runner.run(config, {"hear_byols.cvt": OFFICIAL_DEFAULT}, log=messages.append)
-    assert dict(steps)["embeddings"] == ({"CUDA_VISIBLE_DEVICES": ""} if hidden else {"TF_FORCE_GPU_ALLOW_GROWTH": "true"})
-    assert dict(steps)["predictions"] is None
+    placed = {name: (device, env) for name, device, env in steps}
+    assert placed["embeddings"] == (
+        ("", {"CUDA_VISIBLE_DEVICES": ""}) if hidden else ("0", {"TF_FORCE_GPU_ALLOW_GROWTH": "true"})
+    )
+    assert placed["predictions"] == ("0", None)  # the job slot's GPU
     assert any("GPU" in message for message in messages)
 
 

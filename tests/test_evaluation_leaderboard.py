@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,3 +68,42 @@ def test_tolerance_column():
         "diff": [0.65 - 0.6569, 0.60 - 0.6569, float("nan")],
     })
     assert tolerance_table(table, 0.02)["within"].tolist() == ["yes", "NO", "-"]
+
+
+def test_dry_run_of_each_shard_lists_its_part_and_the_shards_add_up(offline):
+    from evaluation.shards import Shard
+
+    tasks_dir = hear_folders(offline / "tasks", ["tfds_crema_d-1.0.0-full", "esc50-v2.0.0-full", "beehive_states-v2-full"])
+    plan = make_plan(tasks_dir, offline / "out", ("hear_byols.default", "hear_byols.cvt"), download=False)
+
+    def heareval_commands(text: str) -> list[str]:
+        return [line.strip() for line in text.splitlines() if " -m heareval." in line]
+
+    everything = heareval_commands(describe(plan))
+    parts = [describe(plan, Shard(index, 4)) for index in range(4)]
+    assert "commands of shard 1/4 (2 of 6 (module, task) chains)" in parts[1]
+    assert sorted(c for part in parts for c in heareval_commands(part)) == sorted(everything)
+    assert len(everything) == 2 * 3 * 2
+    for part in parts:  # a shard validates exactly the modules it embeds
+        validated = {line.split()[3] for line in part.splitlines() if "hearvalidator.validate" in line}
+        embedded = {line.split()[3] for line in heareval_commands(part) if "embeddings.runner" in line}
+        assert validated == embedded
+
+
+def test_report_only_merges_what_is_there_and_names_what_is_missing(offline):
+    from evaluation import ledger
+    from evaluation.leaderboard import leaderboard
+
+    out = offline / "out"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "heareval" / "embeddings", out / "embeddings")
+    shard = out / "shards" / "1-of-2"
+    shard.mkdir(parents=True)
+    planned = [("hear_byols.default", "spoken_words"), ("hear_byols.default", "tfds_crema_d-1.0.0-full")]
+    ledger.write_plan(shard, "1/2", planned, planned[1:])
+    messages = []
+    status = leaderboard(offline / "tasks", out, ("hear_byols.default",), report_only=True, log=messages.append)
+    assert status == 0
+    text = (out / "report" / "leaderboard.md").read_text()
+    assert "MISSING scores of 1 planned (module, task): hear_byols.default tfds_crema_d-1.0.0-full" in text
+    assert "| hear_byols.default | spoken_words | top1_acc |" in text
+    assert not (out / "steps.jsonl").exists()  # nothing ran

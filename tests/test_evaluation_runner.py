@@ -19,12 +19,14 @@ from evaluation.runner import (
     embedding_name,
     embeddings_command,
     predictions_command,
+    failure_summary,
     read_weights,
     record_weights,
     run_step,
     subprocess_env,
     validator_command,
 )
+from evaluation.schedule import Step
 from evaluation.weights import DETERMINISTIC, OFFICIAL_DEFAULT, Weights, parse_weights, variant_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,13 +62,19 @@ def test_commands_pass_weights_options_and_grid(tmp_path):
 
 
 def test_weights_of_a_run_are_recorded_and_never_mixed(tmp_path):
-    run = config(tmp_path)
-    run.out.mkdir(parents=True)
-    record_weights(run, {"hear_byols.cvt": Weights("/w/cvt.pth", DETERMINISTIC)})
-    record_weights(run, {"hear_byols.cvt": Weights("/w/cvt.pth", DETERMINISTIC)})  # same again: fine
-    assert read_weights(run.out) == {"hear_byols.cvt": Weights("/w/cvt.pth", DETERMINISTIC)}
+    out = config(tmp_path).out
+    out.mkdir(parents=True)
+    record_weights(out, out, {"hear_byols.cvt": Weights("/w/cvt.pth", DETERMINISTIC)})
+    record_weights(out, out, {"hear_byols.cvt": Weights("/w/cvt.pth", DETERMINISTIC)})  # same again: fine
+    assert read_weights(out) == {"hear_byols.cvt": Weights("/w/cvt.pth", DETERMINISTIC)}
     with pytest.raises(RunError, match="another --out"):
-        record_weights(run, {"hear_byols.cvt": OFFICIAL_DEFAULT})
+        record_weights(out, out, {"hear_byols.cvt": OFFICIAL_DEFAULT})
+    shard = out / "shards" / "0-of-2"  # a shard's own record counts for the others too
+    shard.mkdir(parents=True)
+    record_weights(out, shard, {"hear_byols.default": OFFICIAL_DEFAULT})
+    assert read_weights(out) == {"hear_byols.cvt": Weights("/w/cvt.pth", DETERMINISTIC), "hear_byols.default": OFFICIAL_DEFAULT}
+    with pytest.raises(RunError, match="0-of-2"):
+        record_weights(out, out, {"hear_byols.default": Weights("/w/d.pth", "custom")})
 
 
 def test_weights_arguments(tmp_path):
@@ -80,23 +88,35 @@ def test_weights_arguments(tmp_path):
         variant_of("hearbaseline")
 
 
-def test_a_step_runs_once_then_is_skipped_and_a_failure_stops_the_run(tmp_path):
-    run = config(tmp_path)
+def test_a_step_runs_once_then_is_skipped_and_a_failure_is_summarised(tmp_path):
+    out = config(tmp_path).out
     for name in ("scratch", "logs"):
-        (run.out / name).mkdir(parents=True)
-    done = run.out / "m.ok"
-    ok = [sys.executable, "-c", "import os; print(os.getcwd())"]
-    first = run_step(run, "m", None, "validator", ok, done, lambda _: None, marks_done=True)
+        (out / name).mkdir(parents=True)
+    done = out / "m.ok"
+    ok = Step("m", None, "validator", (sys.executable, "-c", "import os; print(os.getcwd())"), str(done), marks_done=True)
+    first = run_step(out, ok, {}, lambda _: None)
     assert first["status"] == "done" and done.is_file()
-    assert (run.out / "logs" / "m__validator.log").read_text().strip() == str(run.out / "scratch")
-    assert run_step(run, "m", None, "validator", ok, done, lambda _: None, marks_done=True)["status"] == "skipped"
-    with pytest.raises(RunError, match="(?s)m t embeddings failed.*boom"):
-        run_step(run, "m", "t", "embeddings", [sys.executable, "-c", "raise SystemExit('boom')"],
-                 run.out / "never", lambda _: None)
-    assert [s["status"] for s in steps(run.out)] == ["done", "skipped", "failed"]
+    assert (out / "logs" / "m__validator.log").read_text().strip() == str(out / "scratch")
+    assert run_step(out, ok, {}, lambda _: None)["status"] == "skipped"
+    boom = Step("m", "t", "embeddings", (sys.executable, "-c", "raise SystemExit('boom')"), str(out / "never"))
+    failed = run_step(out, boom, {}, lambda _: None)
+    assert failed["status"] == "failed" and failed["returncode"] == 1
+    assert failure_summary([first, failed]).startswith("1 step(s) failed: m t embeddings")
+    assert "boom" in failure_summary([failed]) and failure_summary([first]) is None
     assert validator_command("hear_byols.cvt", Weights("/w/c.pth", "custom"))[2:] == [
         "hearvalidator.validate", "hear_byols.cvt", "--model", "/w/c.pth"
     ]
+
+
+def test_the_slot_and_step_environments_reach_the_command(tmp_path):
+    out = config(tmp_path).out
+    for name in ("scratch", "logs"):
+        (out / name).mkdir(parents=True)
+    probe = "import os; print(os.environ['CUDA_VISIBLE_DEVICES'], os.environ['OMP_NUM_THREADS'], os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'])"
+    step = Step("m", "t", "embeddings", (sys.executable, "-c", probe), str(out / "d"), env={"CUDA_VISIBLE_DEVICES": ""},
+                marks_done=True)
+    run_step(out, step, {"CUDA_VISIBLE_DEVICES": "3", "OMP_NUM_THREADS": "4"}, lambda _: None)
+    assert (out / "logs" / "m__t__embeddings.log").read_text().split() == ["4", "1"]  # the step's "" wins
 
 
 def steps(out: Path) -> list[dict]:
