@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from hear_byols.checkpoint import model_from_checkpoint
-from hear_byols.encoders.base import Layer, unknown_layer
+from hear_byols.encoders.base import Layer, find_layer
 from hear_byols.model import ByolsModel, require_byols_model
 from hear_byols.scene import scene_embeddings
 from hear_byols.errors import InvalidAudioError, InvalidOptionError
@@ -52,8 +52,9 @@ def load_model(
     if timestamp_mode not in TIMESTAMP_MODES:
         raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
     precision = parse_precision(precision)
-    if layer is not None:  # a bad name fails before any weights are looked for
-        require_layer_name(variant, layer)
+    if layer is not None:
+        # a bad name fails before any weights are looked for (layer names never depend on them)
+        find_layer(variant_spec(variant).layers(), layer, f"hear_byols.{variant}")
     path = resolve_weights(variant, model_file_path or "")
     model = model_from_checkpoint(variant, path, normalization)
     model.select_layer(layer)
@@ -108,14 +109,6 @@ def list_layers(variant: str) -> list[Layer]:
     """``variant``'s layers for ``load_model(layer=...)``, input side first; the last is the
     published embedding. BYOL-A's MLP widths follow its checkpoint (listed here for d=2048)."""
     return list(variant_spec(variant).layers())
-
-
-def require_layer_name(variant: str, layer: object) -> None:
-    """Refuse a layer name the variant does not have, listing the ones it has (the names do not
-    depend on the checkpoint, only BYOL-A's MLP sizes do)."""
-    layers = variant_spec(variant).layers()
-    if layer not in [item.name for item in layers]:
-        raise unknown_layer(layer, layers, f"hear_byols.{variant}")
 
 
 class VariantApi(NamedTuple):

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from hear_byols.encoders import Encoder
-from hear_byols.encoders.base import Layer, unknown_layer
+from hear_byols.encoders.base import Layer, find_layer
 from hear_byols.encoders.fast import encode, time_features
 from hear_byols.errors import InvalidAudioError, InvalidModelError, InvalidOptionError
 from hear_byols.frontend import LogMelFrontend
@@ -49,13 +49,7 @@ class ByolsModel(nn.Module):
         ``load_model(layer=...)`` calls this; calling it on a loaded model probes several
         layers without loading the weights again.
         """
-        if name is None:
-            chosen = self.layers[-1]
-        else:
-            found = [layer for layer in self.layers if layer.name == name]
-            if not found:
-                raise unknown_layer(name, self.layers, f"hear_byols.{self.variant}")
-            chosen = found[0]
+        chosen = self.layers[-1] if name is None else find_layer(self.layers, name, f"hear_byols.{self.variant}")
         self._layer = chosen
         self.scene_embedding_size = chosen.size
         self.timestamp_embedding_size = chosen.size

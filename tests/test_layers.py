@@ -9,6 +9,7 @@ and that bad names are refused with the valid ones listed.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ import torch
 from conftest import ALL_VARIANTS, on_device
 from hear_byols import api
 from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.cli import main
 from hear_byols.encoders.base import LAST_STEP, MEAN_MAX, mean_plus_max_over_time
 from hear_byols.encoders.fast import encode, pools_over_time
 from hear_byols.errors import InvalidOptionError
@@ -238,3 +240,69 @@ def test_state_dict_keys_do_not_depend_on_the_layer(models):
         assert list(model.encoder.state_dict()) == keys and list(model.state_dict()) == [f"encoder.{k}" for k in keys]
     finally:
         model.select_layer(None)
+
+
+@pytest.mark.parametrize("variant", ALL_VARIANTS)
+def test_info_lists_the_layers_with_their_sizes(variant, capsys):
+    assert main(["info", "--layers", variant]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+    layers = api.list_layers(variant)
+    assert [(row[0], int(row[1])) for row in rows[: len(layers)]] == [(layer.name, layer.size) for layer in layers]
+    assert "default" in " ".join(rows[len(layers) - 1]) and not any("default" in " ".join(r) for r in rows[: len(layers) - 1])
+
+
+def test_info_refuses_an_unknown_variant(capsys):
+    assert main(["info", "--layers", "cvt2"]) == 2
+    assert "invalid choice: 'cvt2'" in capsys.readouterr().err
+
+
+def _layers_table() -> list[str]:
+    """README's layer table as the encoders define it (sizes that follow a checkpoint: ``d``)."""
+    pooling_words = {MEAN_MAX: "mean + max", LAST_STEP: "last time step"}
+    rows = [
+        "| variant | layers, input side first: name (embedding size); **the default** | pooling over time |",
+        "|---|---|---|",
+    ]
+    for variant in ALL_VARIANTS:
+        spec = variant_spec(variant)
+        layers = spec.layers()
+        other_width = spec.layers({**spec.encoder_params, "d": 512}) if spec.infer_from_checkpoint else layers
+        sizes = [str(a.size) if a.size == b.size else "d" for a, b in zip(layers, other_width)]
+        names = [f"`{layer.name}` ({size})" for layer, size in zip(layers, sizes)]
+        names[-1] = f"**{names[-1].split(' ')[0]}** ({sizes[-1]})"
+        groups: dict[str, list[str]] = {}
+        for layer in layers:
+            groups.setdefault(pooling_words[layer.pooling], []).append(f"`{layer.name}`")
+        pooling = (
+            next(iter(groups))
+            if len(groups) == 1
+            else "; ".join(f"{', '.join(members)}: {words}" for words, members in groups.items())
+        )
+        rows.append(f"| `{variant}` | {', '.join(names)} | {pooling} |")
+    return rows
+
+
+def test_readme_layer_table_matches_the_encoders():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    begin, end = readme.index("<!-- layers-table:begin"), readme.index("<!-- layers-table:end -->")
+    block = readme[begin:end].splitlines()[1:]
+    expected = _layers_table()
+    assert block == expected, "replace README's layer table with:\n" + "\n".join(expected)
+
+
+def test_evaluation_run_passes_the_layer_to_heareval(tmp_path):
+    """``python -m evaluation run --model-options '{"layer": "conv2"}'`` needs nothing more: the
+    option reaches heareval's runner, which names the embedding folder after it."""
+    from evaluation.runner import RunConfig, embed_task_dir, embeddings_command
+    from evaluation.weights import OFFICIAL_DEFAULT
+
+    run = RunConfig(tmp_path / "tasks", tmp_path / "out", {"layer": "conv2"}, "faster")
+    command = embeddings_command(run, "hear_byols.default", "t", OFFICIAL_DEFAULT)
+    assert json.loads(command[command.index("--model-options") + 1]) == {"layer": "conv2"}
+    assert embed_task_dir(run, "hear_byols.default", "t").parent.name == "hear_byols.default-layer=conv2"
+
+
+def test_byola_layer_sizes_follow_the_checkpoint_width(checkpoint_path, clips):
+    model = api.load_model(str(checkpoint_path("byola_d512")), variant="byola", layer="fc1")
+    assert [layer.size for layer in model.layers] == [2048, 1024, 512, 512, 512]
+    assert api.get_scene_embeddings(clips, model).shape == (2, 512) == (2, model.scene_embedding_size)

@@ -77,10 +77,7 @@ class Encoder(nn.Module):
     def layer_position(self, name: str) -> int:
         """1-based position of layer ``name`` in ``selectable_layers()``."""
         layers = self.selectable_layers()
-        for position, layer in enumerate(layers, start=1):
-            if layer.name == name:
-                return position
-        raise unknown_layer(name, layers, type(self).__name__)
+        return layers.index(find_layer(layers, name, type(self).__name__)) + 1
 
     def layer_time_features(self, log_mel: Tensor, name: str) -> Tensor:
         """``(B, 1, n_mels, T) -> (B, T', D)``: per-step features of a mean+max layer."""
@@ -91,10 +88,14 @@ class Encoder(nn.Module):
         return mean_plus_max_over_time(self.layer_time_features(log_mel, name))
 
 
-def unknown_layer(name: object, layers: tuple[Layer, ...], owner: str) -> InvalidOptionError:
-    """The error for a layer name ``owner`` does not have, listing the ones it has."""
+def find_layer(layers: tuple[Layer, ...], name: object, owner: str) -> Layer:
+    """The layer called ``name`` (any JSON value may arrive here), else an InvalidOptionError
+    that lists ``owner``'s layers and their sizes."""
+    for layer in layers:
+        if layer.name == name:
+            return layer
     listed = ", ".join(f"{layer.name!r} ({layer.size})" for layer in layers)
-    return InvalidOptionError(
+    raise InvalidOptionError(
         f"layer={name!r} is not a layer of {owner}; choose one of {listed} "
         f"(embedding sizes in brackets; the last, {layers[-1].name!r}, is the default, published embedding)"
     )

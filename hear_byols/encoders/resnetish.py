@@ -66,12 +66,14 @@ class ResNetish(Encoder):
         return tuple(Layer(f"stage{i + 1}", width * (_STEM_FREQ >> i), MEAN_MAX) for i, width in enumerate(_WIDTHS))
 
     def layer_time_features(self, log_mel: Tensor, name: str) -> Tensor:
+        return self._through_stage(log_mel, self.layer_position(name))
+
+    def _through_stage(self, log_mel: Tensor, n_stages: int) -> Tensor:
+        """Per-step features after the stem and the first ``n_stages`` stages."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(log_mel))))
-        for index in range(self.layer_position(name)):
+        for index in range(n_stages):
             x = getattr(self, f"layer{index + 1}")(x)
         return flatten_channels_per_time_step(x)
 
     def time_features(self, log_mel: Tensor) -> Tensor:
-        x = self.maxpool(self.relu(self.bn1(self.conv1(log_mel))))
-        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
-        return flatten_channels_per_time_step(x)
+        return self._through_stage(log_mel, len(_WIDTHS))
