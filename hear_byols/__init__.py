@@ -3,7 +3,7 @@
 ``hear_byols`` itself exposes the best variant (``cvt``, Hybrid BYOL-S); each variant also
 has its own module: ``hear_byols.default``, ``.resnetish34``, ``.clstm``, ``.cvt``, ``.byola``.
 """
-from hear_byols.api import list_variants
+from hear_byols.api import list_layers, list_variants
 from hear_byols.cvt import get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.errors import HearByolsError
 
@@ -14,6 +14,7 @@ __all__ = [
     "get_scene_embeddings",
     "get_timestamp_embeddings",
     "list_variants",
+    "list_layers",
     "HearByolsError",
     "__version__",
 ]

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor
 
 from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.encoders.base import Layer, find_layer
 from hear_byols.model import ByolsModel, require_byols_model
 from hear_byols.scene import scene_embeddings
 from hear_byols.errors import InvalidAudioError, InvalidOptionError
@@ -32,6 +33,7 @@ def load_model(
     normalization: Any = None,
     timestamp_mode: str = "exact",
     precision: str = FLOAT32,
+    layer: str | None = None,
 ) -> ByolsModel:
     """Load ``variant`` with its weights.
 
@@ -42,14 +44,20 @@ def load_model(
     encoder pass per clip, pooled per window: much faster, approximate). ``precision``:
     ``"float32"`` (default, exact: TF32 off, the caller's autocast ignored), ``"tf32"`` (TF32
     tensor cores on CUDA), ``"bf16"`` or ``"fp16"`` (the encoder under autocast; the frontend
-    and statistics stay float32; outputs are float32). Compute runs on the model's device:
-    move it once with ``model.to(device)``.
+    and statistics stay float32; outputs are float32). ``layer``: ``None`` (default, the
+    published embedding) or the name of an intermediate layer (``list_layers(variant)``;
+    ``model.layer`` holds it, ``model.scene_embedding_size`` its size). Compute runs on the
+    model's device: move it once with ``model.to(device)``.
     """
     if timestamp_mode not in TIMESTAMP_MODES:
         raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
     precision = parse_precision(precision)
+    if layer is not None:
+        # a bad name fails before any weights are looked for (layer names never depend on them)
+        find_layer(variant_spec(variant).layers(), layer, f"hear_byols.{variant}")
     path = resolve_weights(variant, model_file_path or "")
     model = model_from_checkpoint(variant, path, normalization)
+    model.select_layer(layer)
     model.timestamp_mode = timestamp_mode
     model.precision = precision
     return model
@@ -95,6 +103,12 @@ def require_finite(embeddings: Tensor, audio: Any) -> Tensor:
         f"the embeddings of clip(s) {bad} are not finite: their peak amplitude {peak:.3g} overflows the float32 "
         "spectrogram; HEAR audio is float32 in [-1, 1]: scale the clips (e.g. audio / audio.abs().max())"
     )
+
+
+def list_layers(variant: str) -> list[Layer]:
+    """``variant``'s layers for ``load_model(layer=...)``, input side first; the last is the
+    published embedding. BYOL-A's MLP widths follow its checkpoint (listed here for d=2048)."""
+    return list(variant_spec(variant).layers())
 
 
 class VariantApi(NamedTuple):

@@ -11,8 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from hear_byols.encoders import Encoder
-from hear_byols.encoders.fast import encode
-from hear_byols.errors import InvalidAudioError, InvalidModelError
+from hear_byols.encoders.base import Layer, find_layer
+from hear_byols.encoders.fast import encode, time_features
+from hear_byols.errors import InvalidAudioError, InvalidModelError, InvalidOptionError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.normalization import Normalization
 from hear_byols.precision import FLOAT32, encoder_autocast
@@ -36,9 +37,36 @@ class ByolsModel(nn.Module):
         #: ``load_model(precision=...)``: "float32" (exact), "tf32", "bf16" or "fp16" (hear_byols.precision)
         self.precision = FLOAT32
         self.sample_rate = spec.frontend.sample_rate
-        self.scene_embedding_size = encoder.embedding_size
-        self.timestamp_embedding_size = encoder.embedding_size
+        #: the encoder's layers, input side first; the last is the published embedding
+        self.layers = encoder.selectable_layers()
+        self.select_layer(None)
         self.eval()
+
+    def select_layer(self, name: str | None) -> None:
+        """Make the embeddings return layer ``name`` (``None``: the final, published one) and
+        report its size as ``scene_embedding_size`` / ``timestamp_embedding_size``.
+
+        ``load_model(layer=...)`` calls this; calling it on a loaded model probes several
+        layers without loading the weights again.
+        """
+        chosen = self.layers[-1] if name is None else find_layer(self.layers, name, f"hear_byols.{self.variant}")
+        self._layer = chosen
+        self.scene_embedding_size = chosen.size
+        self.timestamp_embedding_size = chosen.size
+
+    @property
+    def layer(self) -> str:
+        """The selected layer's name (``select_layer`` changes it)."""
+        return self._layer.name
+
+    @property
+    def selected_layer(self) -> Layer:
+        return self._layer
+
+    @property
+    def final_layer_selected(self) -> bool:
+        """Whether the embeddings are the published ones (computed by the eval fast paths)."""
+        return self._layer == self.layers[-1]
 
     @property
     def min_samples(self) -> int:
@@ -61,12 +89,37 @@ class ByolsModel(nn.Module):
         return encoder_autocast(self.precision, device)
 
     def forward(self, log_mel: Tensor) -> Tensor:
-        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, embedding_size)`` (eval fast path)."""
+        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, embedding_size)`` of the selected layer:
+        the eval fast path for the final layer, the reference modules up to the layer otherwise."""
         with self.encoder_precision(log_mel.device):
-            return encode(self.encoder, log_mel.unsqueeze(1)).float()
+            if self.final_layer_selected:
+                return encode(self.encoder, log_mel.unsqueeze(1)).float()
+            return self.encoder.layer_embedding(log_mel.unsqueeze(1), self.layer).float()
+
+    def time_features(self, log_mel: Tensor) -> Tensor:
+        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, T', D)`` per-step features of the
+        selected layer, before its mean+max pooling (the sliding timestamp path)."""
+        self.require_pooling_over_time()
+        with self.encoder_precision(log_mel.device):
+            if self.final_layer_selected:
+                return time_features(self.encoder, log_mel.unsqueeze(1)).float()
+            return self.encoder.layer_time_features(log_mel.unsqueeze(1), self.layer).float()
+
+    def require_pooling_over_time(self) -> None:
+        """Refuse the sliding timestamp path for a layer that is not a mean+max over time steps."""
+        if not self._layer.pools_over_time:
+            pooled = [layer.name for layer in self.layers if layer.pools_over_time]
+            raise InvalidOptionError(
+                f"timestamp_mode='sliding' needs a layer that pools over time; layer {self.layer!r} of "
+                f"hear_byols.{self.variant} is the last recurrent state: use timestamp_mode='exact'"
+                + (f", or one of the layers {pooled}" if pooled else "")
+            )
 
     def extra_repr(self) -> str:
-        return f"variant={self.variant!r}, normalization={self.normalization.as_option()!r}, precision={self.precision!r}, weights={self.weights!r}"
+        return (
+            f"variant={self.variant!r}, layer={self.layer!r}, normalization={self.normalization.as_option()!r}, "
+            f"precision={self.precision!r}, weights={self.weights!r}"
+        )
 
 
 def require_byols_model(model: object) -> ByolsModel:

@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from hear_byols.encoders import Encoder, build_encoder
+from hear_byols.encoders.base import Layer
 from hear_byols.errors import CheckpointError, InvalidOptionError
 from hear_byols.frontend import FrontendSpec
 from hear_byols.resources import package_data_dir
@@ -71,6 +72,12 @@ class VariantSpec:
             return build_encoder(self.encoder_type, params)
         with torch.device("meta"):
             return build_encoder(self.encoder_type, params)
+
+    def layers(self, params: dict[str, Any] | None = None) -> tuple[Layer, ...]:
+        """The layers ``load_model(layer=...)`` accepts, input side first (the last is the
+        published embedding), as the encoder type defines them for this config (``params``
+        override it: BYOL-A's width comes from its checkpoint)."""
+        return self.build_encoder(params, meta=True).selectable_layers()
 
 
 def variant_names() -> list[str]:

@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_embed(commands)
     info = commands.add_parser("info", help="variants, embedding sizes, where weights load from, devices")
+    info.add_argument("--layers", choices=variant_names(), metavar="VARIANT",
+                      help="list VARIANT's layers (load_model(layer=...)) with their embedding sizes instead")
     info.set_defaults(run=_run_info)
     download = commands.add_parser("download", help="fetch and verify official weights (as load_model does)")
     download.add_argument("variants", nargs="*", metavar="VARIANT", help=f"one of {', '.join(variant_names())}")
@@ -111,9 +113,9 @@ def _run_embed(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from hear_byols.cli.weights_cmds import run_info
+    from hear_byols.cli.weights_cmds import run_info, run_info_layers
 
-    return run_info()
+    return run_info_layers(args.layers) if args.layers else run_info()
 
 
 def _run_download(args: argparse.Namespace) -> int:

@@ -1,4 +1,5 @@
-"""``info``, ``download`` and ``verify``: the official weights seen from the command line.
+"""``info``, ``download`` and ``verify``: the official weights seen from the command line
+(and ``info --layers``: a variant's selectable layers).
 
 They only call the public functions of ``hear_byols.weights``, so what they report and fetch
 is exactly what ``load_model()`` would find and fetch.
@@ -11,8 +12,9 @@ from pathlib import Path
 import torch
 
 import hear_byols
-from hear_byols.api import list_variants
+from hear_byols.api import list_layers, list_variants
 from hear_byols.errors import HearByolsError
+from hear_byols.variants import variant_spec
 from hear_byols.weights import (
     WeightFile,
     cache_dir,
@@ -44,6 +46,19 @@ def run_info() -> int:
             continue
         print(f"{'':<12} weights: {files[0].filename} (licence: {files[0].licence})")
         print(f"{'':<12} {_weights_status(files[0])}")
+    return 0
+
+
+def run_info_layers(variant: str) -> int:
+    """Print ``variant``'s layers (``load_model(layer=...)``), their sizes and pooling."""
+    layers = list_layers(variant)
+    print(f"{'layer':<8} {'dim':>5}  pooling over time (of the clip for scenes, of each frame for timestamps)")
+    for layer in layers:
+        final = "  (default: the published embedding)" if layer is layers[-1] else ""
+        print(f"{layer.name:<8} {layer.size:>5}  {layer.pooling}{final}")
+    if variant_spec(variant).infer_from_checkpoint:
+        print(f"sizes that depend on the checkpoint follow it (listed for configs/{variant}.yaml's "
+              f"{variant_spec(variant).encoder_params})")
     return 0
 
 

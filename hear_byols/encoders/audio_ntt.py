@@ -1,9 +1,13 @@
-"""AudioNTT2020 encoder (BYOL-A / BYOL-S): three conv blocks, an MLP per time step, mean+max."""
+"""AudioNTT2020 encoder (BYOL-A / BYOL-S): three conv blocks, an MLP per time step, mean+max.
+
+Layers: ``conv1``..``conv3`` (each block's pooled output), ``fc1`` and ``fc2`` (the output of
+each MLP layer after its ReLU; ``fc2`` is the embedding), all mean+max over time.
+"""
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-from hear_byols.encoders.base import Encoder, flatten_channels_per_time_step
+from hear_byols.encoders.base import MEAN_MAX, Encoder, Layer, flatten_channels_per_time_step
 
 
 def _conv_block(in_channels: int, out_channels: int) -> list[nn.Module]:
@@ -13,6 +17,13 @@ def _conv_block(in_channels: int, out_channels: int) -> list[nn.Module]:
         nn.ReLU(),
         nn.MaxPool2d(2, stride=2),
     ]
+
+
+#: modules per conv block: conv, batch norm, ReLU, max-pool
+_BLOCK_MODULES = 4
+#: where each MLP layer ends in ``fc``: ``fc[:2]`` is linear + ReLU, ``fc[:5]`` adds the dropout
+#: (identity in eval mode), the second linear and its ReLU; each layer's linear is at ``end - 2``
+_MLP_ENDS = (2, 5)
 
 
 class AudioNTT2020(Encoder):
@@ -31,6 +42,20 @@ class AudioNTT2020(Encoder):
             nn.ReLU(),
         )
         self.embedding_size = d
+        self.n_mels = n_mels
+
+    def selectable_layers(self) -> tuple[Layer, ...]:
+        n_blocks = len(self.features) // _BLOCK_MODULES
+        channels = [block.out_channels for block in self.features[0::_BLOCK_MODULES]]
+        convs = [Layer(f"conv{i + 1}", channels[i] * (self.n_mels // 2 ** (i + 1)), MEAN_MAX) for i in range(n_blocks)]
+        mlp = [Layer(f"fc{i + 1}", self.fc[end - 2].out_features, MEAN_MAX) for i, end in enumerate(_MLP_ENDS)]
+        return (*convs, *mlp)
+
+    def layer_time_features(self, log_mel: Tensor, name: str) -> Tensor:
+        position = self.layer_position(name)
+        n_blocks = len(self.features) // _BLOCK_MODULES
+        steps = flatten_channels_per_time_step(self.features[: _BLOCK_MODULES * min(position, n_blocks)](log_mel))
+        return steps if position <= n_blocks else self.fc[: _MLP_ENDS[position - n_blocks - 1]](steps)
 
     def time_features(self, log_mel: Tensor) -> Tensor:
         return self.fc(flatten_channels_per_time_step(self.features(log_mel)))

@@ -1,7 +1,15 @@
 """What every encoder offers the model wrapper, whatever its architecture."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import Tensor, nn
+
+from hear_byols.errors import InvalidOptionError
+
+#: How a layer's per-time-step features become one vector.
+MEAN_MAX = "mean+max over time"
+LAST_STEP = "last time step"
 
 
 def mean_plus_max_over_time(features: Tensor) -> Tensor:
@@ -15,6 +23,29 @@ def flatten_channels_per_time_step(feature_map: Tensor) -> Tensor:
     return feature_map.permute(0, 3, 2, 1).reshape(batch, time, freq * channels)
 
 
+def conv_output_size(size: int, conv: nn.Conv2d, axis: int = 0) -> int:
+    """Length along ``axis`` (0: frequency) of ``conv``'s output for an input of ``size``."""
+    kernel, stride = conv.kernel_size[axis], conv.stride[axis]
+    padding, dilation = conv.padding[axis], conv.dilation[axis]  # type: ignore[index]
+    return (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One representation an encoder can return (``load_model(layer=name)``)."""
+
+    name: str
+    #: embedding size: channels x frequency bins of a feature map, or a vector's width
+    size: int
+    #: ``MEAN_MAX`` or ``LAST_STEP``: how the per-step features are pooled into one vector
+    pooling: str
+
+    @property
+    def pools_over_time(self) -> bool:
+        """Whether the layer is a mean+max over per-time-step features (the sliding path needs it)."""
+        return self.pooling == MEAN_MAX
+
+
 class Encoder(nn.Module):
     """Base class: ``forward((B, 1, n_mels, T)) -> (B, embedding_size)``, shaped like the original.
 
@@ -22,6 +53,11 @@ class Encoder(nn.Module):
     input validation can reject too-short clips with a clear message instead of a deep
     shape error. Encoders that pool over time define ``time_features`` (the per-step
     features before the mean+max pooling); the others override ``forward``.
+
+    ``selectable_layers`` lists the intermediate representations (input side first; the last
+    is ``forward``'s); ``layer_embedding`` computes one of them through the reference modules,
+    stopping at that layer. These are methods only: the module tree and state dict stay the
+    reference's.
     """
 
     embedding_size: int
@@ -33,3 +69,33 @@ class Encoder(nn.Module):
 
     def forward(self, log_mel: Tensor) -> Tensor:
         return mean_plus_max_over_time(self.time_features(log_mel))
+
+    def selectable_layers(self) -> tuple[Layer, ...]:
+        """The layers ``load_model(layer=...)`` accepts, input side first; the last is the output."""
+        raise NotImplementedError(f"{type(self).__name__} defines no layers")
+
+    def layer_position(self, name: str) -> int:
+        """1-based position of layer ``name`` in ``selectable_layers()``."""
+        layers = self.selectable_layers()
+        return layers.index(find_layer(layers, name, type(self).__name__)) + 1
+
+    def layer_time_features(self, log_mel: Tensor, name: str) -> Tensor:
+        """``(B, 1, n_mels, T) -> (B, T', D)``: per-step features of a mean+max layer."""
+        raise NotImplementedError(f"{type(self).__name__} defines no layers")
+
+    def layer_embedding(self, log_mel: Tensor, name: str) -> Tensor:
+        """``(B, 1, n_mels, T) -> (B, D)``: layer ``name`` pooled the way the encoder pools."""
+        return mean_plus_max_over_time(self.layer_time_features(log_mel, name))
+
+
+def find_layer(layers: tuple[Layer, ...], name: object, owner: str) -> Layer:
+    """The layer called ``name`` (any JSON value may arrive here), else an InvalidOptionError
+    that lists ``owner``'s layers and their sizes."""
+    for layer in layers:
+        if layer.name == name:
+            return layer
+    listed = ", ".join(f"{layer.name!r} ({layer.size})" for layer in layers)
+    raise InvalidOptionError(
+        f"layer={name!r} is not a layer of {owner}; choose one of {listed} "
+        f"(embedding sizes in brackets; the last, {layers[-1].name!r}, is the default, published embedding)"
+    )

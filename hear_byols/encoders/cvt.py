@@ -3,6 +3,8 @@
 Three stages, each: strided conv embedding, channel LayerNorm, transformer blocks whose
 q/kv projections are depthwise-separable convs. The output map is pooled mean+max over
 time, like AudioNTT. Module names mirror the reference so checkpoints load unchanged.
+Layers: ``stage1``..``stage3``, each stage's output map, mean+max over time (``stage3`` is
+the embedding).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from hear_byols.encoders.base import Encoder, flatten_channels_per_time_step
+from hear_byols.encoders.base import MEAN_MAX, Encoder, Layer, flatten_channels_per_time_step
 
 
 class ChannelLayerNorm(nn.Module):
@@ -147,6 +149,8 @@ class CvT(Encoder):
         stages: list[nn.Module] = []
         in_dim = 1
         freq = n_mels
+        #: channels x frequency bins of each stage's output (plain ints: not in the state dict)
+        self.stage_sizes: list[int] = []
         for i, dim in enumerate(emb_dims):
             kernel, stride = emb_kernels[i], emb_strides[i]
             stages.append(
@@ -158,8 +162,15 @@ class CvT(Encoder):
             )
             in_dim = dim
             freq = (freq + 2 * (kernel // 2) - kernel) // stride + 1
+            self.stage_sizes.append(freq * dim)
         self.layers = nn.Sequential(*stages, nn.Identity())
-        self.embedding_size = freq * emb_dims[-1]
+        self.embedding_size = self.stage_sizes[-1]
+
+    def selectable_layers(self) -> tuple[Layer, ...]:
+        return tuple(Layer(f"stage{i + 1}", size, MEAN_MAX) for i, size in enumerate(self.stage_sizes))
+
+    def layer_time_features(self, log_mel: Tensor, name: str) -> Tensor:
+        return flatten_channels_per_time_step(self.layers[: self.layer_position(name)](log_mel))
 
     def time_features(self, log_mel: Tensor) -> Tensor:
         return flatten_channels_per_time_step(self.layers(log_mel))

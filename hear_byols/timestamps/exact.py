@@ -60,7 +60,11 @@ def timestamp_embeddings(
     with inference(model) as device:
         batch = batch.to(device)
         frames = frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid, frame_method)
-        share = isinstance(frames, SharedStftFrames) and shares_overlapping_frames(model.encoder)
+        share = (
+            isinstance(frames, SharedStftFrames)
+            and model.final_layer_selected  # the shared-frame path computes the final layer only
+            and shares_overlapping_frames(model.encoder)
+        )
         cpu_frames = SHARED_FRAMES_PER_FORWARD if share else frames_per_forward
         chunks = frame_chunks(n_clips, grid.n_frames, frames_per_pass(model, grid, cpu_frames, device))
         means, stds = exact_timestamp_stats(model, batch, grid, frames, chunks)

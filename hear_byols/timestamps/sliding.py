@@ -14,8 +14,6 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hear_byols.encoders.fast import pools_over_time, time_features
-from hear_byols.errors import InvalidOptionError
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats
 from hear_byols.runtime import inference, ordinary_empty
@@ -34,11 +32,7 @@ def sliding_timestamp_embeddings(
     hop_size: float = DEFAULT_HOP_SIZE_MS,
 ) -> tuple[Tensor, Tensor]:
     """Same shapes and timestamps as the exact path, from one encoder pass per clip."""
-    if not pools_over_time(model.encoder):
-        raise InvalidOptionError(
-            f"timestamp_mode='sliding' needs an encoder that pools over time; hear_byols.{model.variant}'s "
-            "embedding is the last recurrent state: use timestamp_mode='exact'"
-        )
+    model.require_pooling_over_time()
     batch, grid = timestamp_batch(model, audio, frame_duration, hop_size)
     n_clips, audio_device = batch.shape[0], batch.device
     hop_ms = MS_PER_SECOND * model.spec.frontend.hop_length / model.sample_rate
@@ -47,8 +41,7 @@ def sliding_timestamp_embeddings(
         batch = batch.to(device)
         means, stds = exact_timestamp_stats(model, batch, grid)
         log_mel = apply_stats(model.frontend(batch), means, stds)
-        with model.encoder_precision(device):
-            features = time_features(model.encoder, log_mel.unsqueeze(1)).float()  # (b, T', D)
+        features = model.time_features(log_mel)  # (b, T', D)
         ms_per_step = hop_ms * log_mel.shape[-1] / features.shape[1]
         firsts, lasts = window_steps(timestamps, frame_duration / 2.0, ms_per_step, features.shape[1])
         out = pool_windows(features, firsts, lasts)
