@@ -65,26 +65,26 @@ def parse_shard(text: str) -> Shard:
 def shard_from_environment(env: Mapping[str, str] = os.environ) -> Shard:
     """The shard the launcher's variables describe (``WHOLE`` when none is set)."""
     rank, world = _pair(env, "RANK", "WORLD_SIZE", "torchrun")
+    if not 0 <= rank < world:
+        raise UsageError(f"torchrun: RANK={rank} is outside 0..WORLD_SIZE-1={world - 1}")
     task, tasks = _pair(env, "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "a SLURM array")
     if "SLURM_ARRAY_TASK_ID" in env:
         task -= _integer(env, "SLURM_ARRAY_TASK_MIN", "a SLURM array", default=0)
-        if not 0 <= task < tasks:
-            raise UsageError(
-                "SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN is outside 0..SLURM_ARRAY_TASK_COUNT-1 (an array with "
-                "gaps or a step, e.g. --array=0-9:2, is not a dense numbering): pass --shard I/N explicitly"
-            )
+    if not 0 <= task < tasks:
+        raise UsageError(
+            "a SLURM array: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN is outside 0..SLURM_ARRAY_TASK_COUNT-1 (an "
+            "array with gaps or a step, e.g. --array=0-9:2, is not a dense numbering): pass --shard I/N explicitly"
+        )
     return Shard(task * world + rank, tasks * world)
 
 
 def _pair(env: Mapping[str, str], index_name: str, count_name: str, launcher: str) -> tuple[int, int]:
+    """``(index, count)`` from two variables set together; ``(0, 1)`` when neither is set."""
     if index_name not in env and count_name not in env:
         return 0, 1
     if index_name not in env or count_name not in env:
         raise UsageError(f"{launcher}: {index_name} and {count_name} must be set together (or pass --shard I/N)")
-    index, count = _integer(env, index_name, launcher), _integer(env, count_name, launcher)
-    if not 0 <= index < count:
-        raise UsageError(f"{launcher}: {index_name}={index} is outside 0..{count_name}-1={count - 1}")
-    return index, count
+    return _integer(env, index_name, launcher), _integer(env, count_name, launcher)
 
 
 def _integer(env: Mapping[str, str], name: str, launcher: str, default: int | None = None) -> int:
