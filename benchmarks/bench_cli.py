@@ -11,7 +11,12 @@ One invocation, so every ratio compares numbers from the same machine at the sam
   command (``python -m hear_byols.cli``: + interpreter start and imports);
 * 2 shards x 1 thread at once against 1 process x 2 threads, on the 16 kHz files.
 
-    python benchmarks/bench_cli.py [--files 1000] [--variant default] [--threads 2] [--write benchmarks/RESULTS-cli.md]
+    python benchmarks/bench_cli.py [--files 1000] [--variant default] [--threads 2] [--device cpu|cuda]
+                                   [--write benchmarks/RESULTS-cli.md]
+
+With ``--device cuda`` the model runs on the GPU (the CLI with ``--device cuda``; model-only
+calls synchronise before the clock stops): the batched rows against ``--batch-size 1`` are
+then the GPU's files/s of batched against per-file extraction.
 
 Run it on an otherwise idle machine: the decoding workers and the encoder share the cores.
 """
@@ -48,7 +53,7 @@ def write_corpus(directory: Path, n_files: int, rate: int, channels: int) -> Pat
     return directory
 
 
-def model_only(variant: str, weights: str, corpus: Path, threads: int, batch: int) -> dict:
+def model_only(variant: str, weights: str, corpus: Path, threads: int, batch: int, device: str) -> dict:
     """Child process: files/s of the API on the decoded clips (decoding not timed)."""
     import torch
 
@@ -58,7 +63,7 @@ def model_only(variant: str, weights: str, corpus: Path, threads: int, batch: in
     from hear_byols.scene import scene_embeddings
 
     torch.set_num_threads(threads)
-    model = load_model(weights, variant=variant)
+    model = load_model(weights, variant=variant).to(device)
     clips = [torch.from_numpy(read_audio_16k(path).samples) for path in sorted(corpus.glob("*.wav"))]
     get_scene_embeddings(clips[0].unsqueeze(0), model)  # warm-up
     started = time.perf_counter()
@@ -69,6 +74,8 @@ def model_only(variant: str, weights: str, corpus: Path, threads: int, batch: in
         view = batch_free_view(model)
         for first in range(0, len(clips), batch):
             scene_embeddings(view, torch.stack(clips[first : first + batch]))
+    if device != "cpu":
+        torch.cuda.synchronize(device)
     return {"seconds": time.perf_counter() - started, "files": len(clips)}
 
 
@@ -115,6 +122,7 @@ def main() -> int:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--variant", default="default")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]: where the model runs")
     parser.add_argument("--write", type=Path, help="also write the table to this Markdown file")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -123,7 +131,8 @@ def main() -> int:
         if "argv" in case:
             print(json.dumps(cli_in_process(case["argv"])))
         else:
-            print(json.dumps(model_only(case["variant"], case["weights"], Path(case["corpus"]), case["threads"], case["batch"])))
+            print(json.dumps(model_only(case["variant"], case["weights"], Path(case["corpus"]), case["threads"],
+                                        case["batch"], case["device"])))
         return 0
 
     from bench import machine
@@ -142,7 +151,7 @@ def main() -> int:
         baseline = {}
         for batch in (1, 8):
             result = spawn_child(variant=args.variant, weights=weights, corpus=str(corpora["16 kHz mono"]),
-                                 threads=args.threads, batch=batch)
+                                 threads=args.threads, batch=batch, device=args.device)
             baseline[batch] = result["files"] / result["seconds"]
             rows.append((f"model only (API, clips in memory), batch {batch}", baseline[batch], None, None))
         n_run = 0
@@ -150,7 +159,8 @@ def main() -> int:
         def cli(inputs: Path, workers: int, batch: int, *extra: str) -> list[str]:
             nonlocal n_run
             n_run += 1
-            return embed_arguments(args.variant, weights, inputs, root / f"out{n_run}", workers, batch, *extra)
+            return embed_arguments(args.variant, weights, inputs, root / f"out{n_run}", workers, batch,
+                                   "--device", args.device, *extra)
 
         def command(argv: list[str]) -> list[str]:
             return [sys.executable, "-m", "hear_byols.cli", *argv]
@@ -165,7 +175,7 @@ def main() -> int:
         load_after = os.getloadavg()
 
     lines = [
-        f"Machine: {machine()}; variant `{args.variant}` (deterministic weights), scene embeddings, "
+        f"Machine: {machine(args.device)}; device {args.device}; variant `{args.variant}` (deterministic weights), scene embeddings, "
         f"{args.files} files x {SECONDS:g} s, {args.threads} threads; load average "
         f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (shared machine: other processes ran).",
         "",

@@ -9,6 +9,11 @@ the per-file path and are bit-identical.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +26,9 @@ from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_
 from hear_byols.audio.files import read_audio_16k
 from hear_byols.cli import main
 from hear_byols.cli.batching import SceneBatcher
+from hear_byols.cli.inputs import InputFile
+from hear_byols.cli.journal import JOURNAL_NAME
+from hear_byols.cli.shards import Shard
 from hear_byols.model import ByolsModel
 from http_fixture import isolate_weights_env
 
@@ -170,3 +178,36 @@ def test_a_bad_file_decoded_in_a_worker_is_recorded(checkpoint_path, tmp_path: P
     assert embed("default", checkpoint_path("default"), tmp_path / "in", "--out", out, "--workers", "2") == 1
     err = capsys.readouterr().err
     assert "1 written, 0 skipped, 1 failed" in err and "not a readable audio file" in err
+
+
+def test_ctrl_c_with_workers_writes_the_index_of_the_files_done(checkpoint_path, tmp_path: Path) -> None:
+    for i in range(40):
+        write_audio(tmp_path / "in" / f"x{i:02d}.wav", tone(16000, 2.0, freq=200.0 + 10 * i), 16000)
+    out = tmp_path / "out"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hear_byols.cli", "embed", str(tmp_path / "in"), "--model", "default", "--weights",
+         str(checkpoint_path("default")), "--out", str(out), "--quiet", "--workers", "2", "--batch-size", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    journal = out / JOURNAL_NAME
+    deadline = time.monotonic() + 240
+    while not (journal.is_file() and journal.read_text().count('"file"') >= 2):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err
+    rows = json.loads((out / "index.json").read_text())["files"]
+    written = sorted(row["outputs"][0] for row in rows if row["status"] == "written")
+    assert 2 <= len(written) < 40 and written == sorted(p.name for p in out.glob("*.npy"))
+    assert "Traceback" not in err
+
+
+def test_a_shard_that_owns_no_file_succeeds(checkpoint_path, tmp_path: Path, capsys) -> None:
+    path = write_audio(tmp_path / "a.wav", tone(16000, 0.5), 16000)
+    owner = next(i for i in range(4) if Shard(i, 4).owns(InputFile(path, Path("a.wav"))))
+    idle = (owner + 1) % 4
+    out = tmp_path / "out"
+    assert embed("default", checkpoint_path("default"), path, "--out", out, "--shard", f"{idle}/4") == 0
+    assert "0 written, 0 skipped, 0 failed" in capsys.readouterr().err
+    assert json.loads((out / "index.json").read_text())["files"] == []
