@@ -285,3 +285,13 @@ def test_layer_is_passed_to_load_model_only_when_given(weights: Path, tmp_path: 
     assert embed(weights, path, "--out", tmp_path / "o1") == 0
     assert embed(weights, path, "--out", tmp_path / "o2", "--layer", "stage2") == 0
     assert "layer" not in calls[0] and calls[1]["layer"] == "stage2"
+
+
+def test_a_damaged_index_part_is_a_usage_error_before_any_work(weights: Path, tmp_path: Path, monkeypatch, capsys) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.run-3.part.json").write_text('{"format": 1, "run": {"id": "3"}')
+    monkeypatch.setattr("hear_byols.cli.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
+    assert embed(weights, write_audio(tmp_path / "a.wav", tone(16000, 0.5), 16000), "--out", out) == 2
+    assert "index.run-3.part.json cannot be read" in capsys.readouterr().err
+    assert main(["verify-embeddings", str(out)]) == 2

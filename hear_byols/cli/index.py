@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hear_byols.atomic import atomic_write
 from hear_byols.cli.journal import Journal
@@ -109,13 +109,13 @@ def combined_index(out_dir: Path, journal: Journal) -> tuple[dict[str, Any], lis
     known = {run["id"] for run in index["runs"]}
     for run_id in sorted((set(journal.runs) | set(parts)) - known):
         if run_id in parts:
-            run, records = parts[run_id][1]
+            run, records = parts[run_id].run, parts[run_id].records
         else:
             run = journal.runs[run_id]
             records = [FileRecord(**entry["file"]) for entry in journal.valid_entries() if entry["run"] == run_id]
         if records or run_id in parts:
             index = merge_index(index, run, records)
-    return index, [path for path, _ in parts.values()]
+    return index, [part.path for part in parts.values()]
 
 
 def merge_parts(out_dir: Path, journal: Journal) -> Path:
@@ -128,7 +128,14 @@ def merge_parts(out_dir: Path, journal: Journal) -> Path:
     return path
 
 
-def _read_parts(out_dir: Path) -> dict[int, tuple[Path, tuple[dict[str, Any], list[FileRecord]]]]:
+class _Part(NamedTuple):
+    path: Path
+    run: dict[str, Any]
+    records: list[FileRecord]
+
+
+def _read_parts(out_dir: Path) -> dict[int, _Part]:
+    """The index parts in ``out_dir`` by run id; a damaged one is a usage error."""
     parts = {}
     for path in out_dir.glob(_PART_PATTERN):
         try:
@@ -136,7 +143,7 @@ def _read_parts(out_dir: Path) -> dict[int, tuple[Path, tuple[dict[str, Any], li
             run = part["run"]
             if part.get("format") != FORMAT_VERSION or type(run.get("id")) is not int:
                 raise ValueError(f"not a format-{FORMAT_VERSION} index part")
-            parts[run["id"]] = (path, (run, [FileRecord(**row) for row in part["files"]]))
+            parts[run["id"]] = _Part(path, run, [FileRecord(**row) for row in part["files"]])
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"{path} cannot be read ({exc}); move it away and rerun (its run's written files "
                              "are recovered from the journal)") from None
