@@ -9,7 +9,8 @@ One invocation, so every ratio compares numbers from the same machine at the sam
   ``--batch-size`` settings: the command's ``main()`` timed in a process that has already
   imported torch (model load, workers' start and index writing included), and the whole
   command (``python -m hear_byols.cli``: + interpreter start and imports);
-* 2 shards x 1 thread at once against 1 process x 2 threads, on the 16 kHz files.
+* 2 shards x 1 thread at once against 1 process x 2 threads, on the 16 kHz files (whole
+  commands, A B B A).
 
     python benchmarks/bench_cli.py [--files 1000] [--variant default] [--threads 2] [--device cpu|cuda]
                                    [--write benchmarks/RESULTS-cli.md]
@@ -147,13 +148,6 @@ def main() -> int:
             "44.1 kHz stereo": write_corpus(root / "in44", args.files, 44100, 2),
         }
         load_before = os.getloadavg()
-        rows = []
-        baseline = {}
-        for batch in (1, 8):
-            result = spawn_child(variant=args.variant, weights=weights, corpus=str(corpora["16 kHz mono"]),
-                                 threads=args.threads, batch=batch, device=args.device)
-            baseline[batch] = result["files"] / result["seconds"]
-            rows.append((f"model only (API, clips in memory), batch {batch}", baseline[batch], None, None))
         n_run = 0
 
         def cli(inputs: Path, workers: int, batch: int, *extra: str) -> list[str]:
@@ -162,35 +156,60 @@ def main() -> int:
             return embed_arguments(args.variant, weights, inputs, root / f"out{n_run}", workers, batch,
                                    "--device", args.device, *extra)
 
+        def model_rate(batch: int) -> float:
+            result = spawn_child(variant=args.variant, weights=weights, corpus=str(corpora["16 kHz mono"]),
+                                 threads=args.threads, batch=batch, device=args.device)
+            return result["files"] / result["seconds"]
+
+        def cli_rate(corpus: Path, workers: int, batch: int) -> float:
+            return args.files / spawn_child(argv=cli(corpus, workers, batch), threads=args.threads)["seconds"]
+
         def command(argv: list[str]) -> list[str]:
             return [sys.executable, "-m", "hear_byols.cli", *argv]
 
+        # each setting between two model-only runs (A B B A): a ratio compares neighbours in time
+        rows = []
         for workers, batch in CLI_SETTINGS:
-            for name, corpus in corpora.items():
-                in_process = args.files / spawn_child(argv=cli(corpus, workers, batch), threads=args.threads)["seconds"]
-                whole = args.files / timed([command(cli(corpus, workers, batch))], args.threads)
-                rows.append((f"CLI {name}, --workers {workers} --batch-size {batch}", whole, in_process, baseline[batch]))
-        single = timed([command(cli(corpora["16 kHz mono"], 0, 1))], args.threads)
-        sharded = timed([command(cli(corpora["16 kHz mono"], 0, 1, "--shard", f"{i}/2")) for i in range(2)], 1)
+            before = model_rate(batch)
+            rates = {name: cli_rate(corpus, workers, batch) for name, corpus in corpora.items()}
+            after = model_rate(batch)
+            rows.append((workers, batch, before, after, rates))
+        import_s = timed([[sys.executable, "-c", "import hear_byols.cli.embed"]], args.threads)
+        sixteen = corpora["16 kHz mono"]
+        single = [timed([command(cli(sixteen, 0, 1))], args.threads)]
+        sharded = [timed([command(cli(sixteen, 0, 1, "--shard", f"{i}/2")) for i in range(2)], 1) for _ in range(2)]
+        single.append(timed([command(cli(sixteen, 0, 1))], args.threads))
         load_after = os.getloadavg()
 
     lines = [
-        f"Machine: {machine(args.device)}; device {args.device}; variant `{args.variant}` (deterministic weights), scene embeddings, "
-        f"{args.files} files x {SECONDS:g} s, {args.threads} threads; load average "
-        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (shared machine: other processes ran).",
+        f"Machine: {machine(args.device)}; device {args.device}; variant `{args.variant}` (deterministic weights), "
+        f"scene embeddings, {args.files} files x {SECONDS:g} s, {args.threads} threads; load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after (other processes ran on this machine).",
         "",
-        "| case | files/s (whole command) | files/s (main(), imports excluded) | main() vs model only, same batch (whole command) |",
-        "|---|---|---|---|",
+        "CLI: `main()` of `hear-byols embed` in a process that has imported torch (model load, workers and index "
+        f"included; the interpreter start and imports add {import_s:.1f} s per command). Model only: the API on the "
+        "same 16 kHz clips in memory, measured just before and just after the CLI rows of the same setting.",
+        "",
+        "| --workers | --batch-size | model only files/s (before / after) | CLI 16 kHz mono files/s | vs model only "
+        "| CLI 44.1 kHz stereo files/s | vs model only |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for name, whole, steady, base in rows:
-        ratio = "" if base is None else f"{steady / base:.0%} (whole: {whole / base:.0%})"
-        lines.append(f"| {name} | {whole:.1f} | {'' if steady is None else f'{steady:.1f}'} | {ratio} |")
+    for workers, batch, before, after, rates in rows:
+        base = (before + after) / 2
+        mono, stereo = rates["16 kHz mono"], rates["44.1 kHz stereo"]
+        lines.append(f"| {workers} | {batch} | {before:.1f} / {after:.1f} | {mono:.1f} | {mono / base:.0%} "
+                     f"| {stereo:.1f} | {stereo / base:.0%} |")
+    single_s, sharded_s = sum(single) / 2, sum(sharded) / 2
     lines += [
         "",
-        "| 16 kHz files, --workers 0 --batch-size 1 | wall s | files/s | speed-up |",
+        "Whole commands on the 16 kHz files (`--workers 0 --batch-size 1`), order A B B A, mean of two:",
+        "",
+        "| setting | wall s (each) | files/s | speed-up |",
         "|---|---|---|---|",
-        f"| 1 process x {args.threads} threads | {single:.1f} | {args.files / single:.1f} | 1.00x |",
-        f"| 2 shards x 1 thread, at once | {sharded:.1f} | {args.files / sharded:.1f} | {single / sharded:.2f}x |",
+        f"| 1 process x {args.threads} threads | {' / '.join(f'{t:.1f}' for t in single)} | "
+        f"{args.files / single_s:.1f} | 1.00x |",
+        f"| 2 shards x 1 thread, at once | {' / '.join(f'{t:.1f}' for t in sharded)} | "
+        f"{args.files / sharded_s:.1f} | {single_s / sharded_s:.2f}x |",
     ]
     table = "\n".join(lines)
     print(table)
