@@ -6,8 +6,9 @@ Files are decoded ahead of the model (``decode.py``: ``--workers`` processes) an
 frames of one file already fill a pass. Memory depends on the longest file and the batch size,
 not on how many files there are. A file that cannot be embedded is recorded with its reason and
 the run goes on; the exit status says whether anything failed. Each output's provenance is
-journaled as it is written (``journal.py``): an existing output is skipped only when its record
-matches this run's settings. ``--shard`` runs one shard of the files (``shards.py``); each shard
+journaled as it is written, on a writer thread that overlaps the journal's fsync with the next
+file's compute (``writer.py``, ``journal.py``): an existing output is skipped only when its
+record matches this run's settings. ``--shard`` runs one shard of the files (``shards.py``); each shard
 locks only itself (``outdir.py``) and writes its own part of the index (``index.py``).
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import io
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ from hear_byols.cli.journal import Journal, journal_name, read_journal
 from hear_byols.cli.outdir import Claim, claimed_out_dir
 from hear_byols.cli.progress import Progress
 from hear_byols.cli.shards import WHOLE, Shard
+from hear_byols.cli.writer import BackgroundWriter
 from hear_byols.errors import UsageError
 from hear_byols.model import ByolsModel
 from hear_byols.timestamps import DEFAULT_FRAME_DURATION_MS
@@ -95,6 +98,7 @@ def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
         try:
             runner.embed(items)
         finally:
+            runner.writer.drain()  # the records of every output written, also on Ctrl-C
             runner.progress.close()
             index_path = _finish_run(claim, run, runner.records)
             _print_summary(runner.records, len(items), index_path)
@@ -194,8 +198,10 @@ class _Runner:
     ) -> None:
         self.model, self.options, self.journal, self.run, self.progress = model, options, journal, run, progress
         self.records: list[FileRecord] = []
+        self._recording = threading.Lock()  # records and progress are updated by the writer thread too
         batched = options.batch_size > 1 and not options.timestamps
         self.batcher = SceneBatcher(model, options.batch_size) if batched else None
+        self.writer = BackgroundWriter(self._write)
 
     def embed(self, items: list[InputFile]) -> None:
         todo = [entry for entry in map(self._todo, items) if not self._skipped(entry)]
@@ -203,6 +209,7 @@ class _Runner:
             self._embed_decoded(todo[decoded.position], decoded)
         for group in self.batcher.drain() if self.batcher else []:
             self._embed_group(group)
+        self.writer.close()
 
     def _todo(self, item: InputFile) -> _Todo:
         outputs = output_paths(item, self.options)
@@ -240,7 +247,7 @@ class _Runner:
                 self._embed_alone(waiting.key, waiting.samples)
             return
         for waiting, embedding in zip(group, embeddings):
-            self._write(waiting.key, [embedding])
+            self.writer.submit(waiting.key, [embedding])
 
     def _embed_alone(self, clip: _Clip, samples: torch.Tensor) -> None:
         try:
@@ -248,9 +255,10 @@ class _Runner:
         except FILE_ERRORS as exc:
             self._fail(clip.entry, exc, **clip.described)
             return
-        self._write(clip, arrays)
+        self.writer.submit(clip, arrays)
 
     def _write(self, clip: _Clip, arrays: list[np.ndarray]) -> None:
+        """On the writer thread: check, save and journal one file's outputs."""
         entry = clip.entry
         if not all(np.isfinite(array).all() for array in arrays):
             self._record(entry, FileRecord(str(entry.item.path), entry.names, FAILED,
@@ -270,8 +278,9 @@ class _Runner:
         self._record(entry, FileRecord(str(entry.item.path), entry.names, FAILED, reason, **described))
 
     def _record(self, entry: _Todo, record: FileRecord) -> None:
-        self.records.append(record)
-        self.progress.file_done(entry.item, record.status, record.reason or ", ".join(record.outputs))
+        with self._recording:
+            self.records.append(record)
+            self.progress.file_done(entry.item, record.status, record.reason or ", ".join(record.outputs))
 
 
 def save_hashed(path: Path, array: np.ndarray) -> str:
