@@ -1,8 +1,8 @@
 """``embed --workers N --batch-size B``: every output equals the Python API's for that file alone.
 
 Scene batches differ from the per-file path by float32 summation order only (the kernels block a
-batch differently). Measured on CPU over every variant with deterministic weights: at most
-5.7e-7 of the embedding's largest magnitude (bit-identical for some variants and lengths);
+batch differently). Measured on CPU (2 threads) over every variant with deterministic weights,
+batches of 7 noise clips of 1 s and 5 s: at most 5.7e-7 of the embedding's largest magnitude (bit-identical for some variants and lengths);
 the bound below is BATCH_RTOL. Timestamp embeddings, long clips and ``--batch-size 1`` take
 the per-file path and are bit-identical.
 """
