@@ -13,8 +13,9 @@ TF ?= cpu
 DEVICE ?= cpu
 EVAL_STAMP := $(VENV)/.eval-installed-tf-$(TF)
 BENCH_RESULTS := benchmarks/RESULTS$(if $(filter cpu,$(DEVICE)),,-cuda).md
+BENCH_CLI_RESULTS := benchmarks/RESULTS-cli$(if $(filter cpu,$(DEVICE)),,-cuda).md
 
-.PHONY: help install install-eval system-deps test test-fast demo bench bench-train pretrain-check leaderboard readme-table clean
+.PHONY: help install install-eval system-deps test test-fast demo bench bench-cli bench-train pretrain-check leaderboard readme-table clean
 
 help:
 	@echo "make test        install everything, run the whole test suite (what CI runs)"
@@ -23,6 +24,7 @@ help:
 	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md; DEVICE=cuda: on the GPU)"
 	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine; add TF=gpu for GPU embeddings;"
 	@echo "                 JOBS=N: N steps at once, one GPU each; SHARD=I/N: one part, see docs/EVALUATION.md)"
+	@echo "make bench-cli   hear-byols embed on 1,000 files vs the model alone, 2 shards vs 2 threads (benchmarks/RESULTS-cli.md)"
 	@echo "make bench-train training samples/s on this machine, with and without openSMILE targets"
 	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (CPU: ~1 h)"
 
@@ -63,6 +65,10 @@ demo: install install-eval system-deps
 
 bench: install
 	$(PY) benchmarks/bench.py --device $(DEVICE) --write $(BENCH_RESULTS)
+	$(PY) benchmarks/bench_cli.py --device $(DEVICE) --write $(BENCH_CLI_RESULTS)
+
+bench-cli: install
+	$(PY) benchmarks/bench_cli.py --device $(DEVICE) --write $(BENCH_CLI_RESULTS)
 
 bench-train: install
 	$(PY) benchmarks/bench_train.py

@@ -89,7 +89,9 @@ def test_bad_files_are_reported_and_the_others_written(
         assert not (tmp_path / "out" / f"{bad[kind].name}.npy").exists()
     assert rows[str(good)] | {"run": 1} == {
         "input": str(good), "outputs": ["good.wav.npy"], "status": "written", "reason": None,
-        "duration_s": 1.0, "sample_rate": 44100, "channels": 2, "run": 1,
+        "duration_s": 1.0, "sample_rate": 44100, "channels": 2, "resampled": True, "downmixed": True,
+        "sha256": {"good.wav.npy": hashlib.sha256((tmp_path / "out" / "good.wav.npy").read_bytes()).hexdigest()},
+        "run": 1,
     }
     assert rows[str(silent)]["status"] == "written"
 

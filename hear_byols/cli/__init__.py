@@ -1,5 +1,5 @@
-"""The ``hear-byols`` command line: ``embed``, ``info``, ``download``, ``verify`` (docs/CLI.md) and
-``pretrain`` (docs/PRETRAINING.md).
+"""The ``hear-byols`` command line: ``embed``, ``index merge``, ``verify-embeddings``, ``info``,
+``download``, ``verify`` (docs/CLI.md) and ``pretrain`` (docs/PRETRAINING.md).
 
 Exit status: 0 success; 1 a file failed (the others were still processed), a download or
 verification failed, or the model could not be loaded; 2 a usage error (bad option, a PATH
@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_embed(commands)
+    _add_output_commands(commands)
     info = commands.add_parser("info", help="variants, embedding sizes, where weights load from, devices")
     info.add_argument("--layers", choices=variant_names(), metavar="VARIANT",
                       help="list VARIANT's layers (load_model(layer=...)) with their embedding sizes instead")
@@ -93,7 +94,16 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
                        help="exact (the reference numbers, default) or sliding (faster, approximate)")
     embed.add_argument("--normalization", type=_normalization, default=None, metavar="reference|per_clip|MEAN,STD",
                        help="log-mel normalisation (default: the variant's, 'reference' for BYOL-S)")
-    embed.add_argument("--device", type=_device, default=torch.device("cpu"), help="cpu (default), cuda or cuda:N")
+    embed.add_argument("--device", type=_device, default=None,
+                       help="cpu (default), cuda or cuda:N; under torchrun cuda means cuda:LOCAL_RANK")
+    embed.add_argument("--layer", default=None, metavar="NAME",
+                       help="embed an intermediate layer (hear-byols info --layers VARIANT); default: the final one")
+    embed.add_argument("--workers", type=_count(0), default=0, metavar="N",
+                       help="processes decoding and resampling ahead of the model (default 0: in this process)")
+    embed.add_argument("--batch-size", type=_count(1), default=1, metavar="B",
+                       help="scene mode: encode up to B files of equal length per pass (default 1: one file per pass)")
+    embed.add_argument("--shard", type=_shard, default=None, metavar="I/N",
+                       help="embed only shard I of N (0-based); default: from torchrun or a SLURM array, else all")
     embed.add_argument("--overwrite", action="store_true", help="recompute files whose outputs exist")
     embed.add_argument("--quiet", action="store_true", help="no progress, only the summary")
     embed.set_defaults(run=_run_embed)
@@ -103,13 +113,39 @@ def _run_embed(args: argparse.Namespace) -> int:
     from hear_byols.cli.embed import EmbedOptions, run_embed
     from hear_byols.cli.inputs import expand_inputs
 
+    from hear_byols.cli.shards import resolve_device, shard_from_environment
+
     items = expand_inputs(args.paths)
     options = EmbedOptions(
         variant=args.model, weights=args.weights, out_dir=args.out, timestamps=args.timestamps, hop_ms=args.hop,
-        timestamp_mode=args.timestamp_mode, normalization=args.normalization, device=args.device,
-        overwrite=args.overwrite, quiet=args.quiet,
+        timestamp_mode=args.timestamp_mode, normalization=args.normalization, device=resolve_device(args.device),
+        overwrite=args.overwrite, quiet=args.quiet, workers=args.workers, batch_size=args.batch_size,
+        shard=args.shard or shard_from_environment(), layer=args.layer,
     )
     return run_embed(items, options)
+
+
+def _add_output_commands(commands: argparse._SubParsersAction) -> None:
+    index = commands.add_parser("index", help="the index of an embed output directory")
+    actions = index.add_subparsers(dest="action", required=True, metavar="ACTION")
+    merge = actions.add_parser("merge", help="merge the shards' index parts (and killed runs' journals) into index.json")
+    merge.add_argument("out", type=Path, metavar="OUT", help="the --out directory of embed")
+    merge.set_defaults(run=_run_index_merge)
+    verify = commands.add_parser("verify-embeddings", help="re-hash the outputs of embed against its index")
+    verify.add_argument("out", type=Path, metavar="OUT", help="the --out directory of embed")
+    verify.set_defaults(run=_run_verify_embeddings)
+
+
+def _run_index_merge(args: argparse.Namespace) -> int:
+    from hear_byols.cli.outputs import merge_index_of
+
+    return merge_index_of(args.out)
+
+
+def _run_verify_embeddings(args: argparse.Namespace) -> int:
+    from hear_byols.cli.outputs import verify_embeddings
+
+    return verify_embeddings(args.out)
 
 
 def _run_info(args: argparse.Namespace) -> int:
@@ -143,6 +179,28 @@ def _positive_ms(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of milliseconds")
     return value
+
+
+def _count(minimum: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= {minimum}")
+        return value
+
+    return parse
+
+
+def _shard(text: str):
+    from hear_byols.cli.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _normalization(text: str) -> str | list[float]:

@@ -1,14 +1,22 @@
-"""``hear-byols embed``: one model load, then each file read, embedded and saved in turn.
+"""``hear-byols embed``: one model load, then every file decoded, embedded and saved.
 
-Files are processed one at a time so memory depends on the longest file, not on how many
-there are. A file that cannot be embedded is recorded with its reason and the run goes on;
-the exit status says whether anything failed. Each output's provenance is journaled as it is
-written (``journal.py``): an existing output is skipped only when its record matches this
-run's settings, and ``--out`` is locked for the run (``outdir.py``).
+Files are decoded ahead of the model (``decode.py``: ``--workers`` processes) and, with
+``--batch-size`` above 1, scene embeddings of equal-length files share encoder passes
+(``batching.py``); timestamp embeddings and long files are embedded one file at a time, as the
+frames of one file already fill a pass. Memory depends on the longest file and the batch size,
+not on how many files there are. A file that cannot be embedded is recorded with its reason and
+the run goes on; the exit status says whether anything failed. Each output's provenance is
+journaled as it is written, on a writer thread that overlaps the journal's fsync with the next
+file's compute (``writer.py``, ``journal.py``): an existing output is skipped only when its
+record matches this run's settings. ``--shard`` runs one shard of the files (``shards.py``); each shard
+locks only itself (``outdir.py``) and writes its own part of the index (``index.py``).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import sys
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -18,28 +26,32 @@ import torch
 
 import hear_byols
 from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
-from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE, read_audio_16k
-from hear_byols.atomic import save_npy
+from hear_byols.atomic import atomic_write
+from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
+from hear_byols.cli.batching import SceneBatcher, Waiting
+from hear_byols.cli.decode import Decoded, decoded_files
 from hear_byols.cli.failures import FILE_ERRORS, failure_reason
 from hear_byols.cli.index import (
     FAILED,
     SKIPPED,
     WRITTEN,
     FileRecord,
+    combined_index,
     conflicting_settings,
-    merge_index,
+    merge_parts,
     next_run_id,
-    read_index,
-    recover_killed_runs,
     same_settings,
-    write_index,
+    write_part,
 )
 from hear_byols.cli.inputs import InputFile
-from hear_byols.cli.journal import Journal, read_journal
-from hear_byols.cli.outdir import claimed_out_dir
+from hear_byols.cli.journal import Journal, journal_name, read_journal
+from hear_byols.cli.outdir import Claim, claimed_out_dir
 from hear_byols.cli.progress import Progress
+from hear_byols.cli.shards import WHOLE, Shard
+from hear_byols.cli.writer import BackgroundWriter
 from hear_byols.errors import UsageError
 from hear_byols.model import ByolsModel
+from hear_byols.timestamps import DEFAULT_FRAME_DURATION_MS
 from hear_byols.weights import sha256_of
 
 
@@ -57,6 +69,10 @@ class EmbedOptions:
     device: torch.device
     overwrite: bool
     quiet: bool
+    workers: int = 0
+    batch_size: int = 1
+    shard: Shard = WHOLE
+    layer: str | None = None
 
 
 def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
@@ -68,45 +84,74 @@ def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
 
 
 def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
-    """Embed ``items``; returns the exit status (0 all written or skipped, 1 any failure)."""
-    with claimed_out_dir(options.out_dir):
-        index, journal = read_index(options.out_dir), read_journal(options.out_dir)
-        model = load_model(
-            options.weights, variant=options.variant, normalization=options.normalization,
-            timestamp_mode=options.timestamp_mode,
-        ).to(options.device)
-        run = {"id": next_run_id(index, journal), **run_header(model, options)}
-        index = recover_killed_runs(index, journal)
-        conflicts = conflicting_settings(index, journal, run["settings"])
+    """Embed this shard's share of ``items``; returns the exit status (0 all written or skipped,
+    1 any failure)."""
+    items = options.shard.select(items)
+    out = options.out_dir
+    with claimed_out_dir(out, options.shard) as claim:
+        name = journal_name(options.shard.file_tag)
+        combined_index(out, read_journal(out, name))  # a damaged index, part or journal: a usage error before any work
+        model = _load(options)
+        run = _start_run(claim, model, options)
+        journal = read_journal(out, name)
+        runner = _Runner(model, options, journal, run, Progress(items, quiet=options.quiet))
+        try:
+            runner.embed(items)
+        finally:
+            runner.writer.drain()  # the records of every output written, also on Ctrl-C
+            runner.progress.close()
+            index_path = _finish_run(claim, run, runner.records)
+            _print_summary(runner.records, len(items), index_path)
+    return 1 if any(record.status == FAILED for record in runner.records) else 0
+
+
+def _load(options: EmbedOptions) -> ByolsModel:
+    layer = {} if options.layer is None else {"layer": options.layer}  # only when asked: older load_model lacks it
+    model = load_model(
+        options.weights, variant=options.variant, normalization=options.normalization,
+        timestamp_mode=options.timestamp_mode, **layer,
+    )
+    return model.to(options.device)
+
+
+def _start_run(claim: Claim, model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
+    """This run's header, journaled under a fresh id, once its settings are known not to clash."""
+    header = run_header(model, options)
+    with claim.index_section():  # run ids are unique across concurrent shards
+        journal = read_journal(options.out_dir, journal_name(options.shard.file_tag))
+        index, _ = combined_index(options.out_dir, journal)
+        conflicts = conflicting_settings(index, journal, header["settings"])
         if conflicts and not options.overwrite:
             raise UsageError(
                 f"{options.out_dir} holds embeddings made with other settings ({conflicts[0]}), which would be "
                 f"skipped as done; use another --out directory, or --overwrite to recompute every file"
             )
+        run = {"id": next_run_id(index, journal), **header}
         journal.add_run(run)
-        records: list[FileRecord] = []
-        progress = Progress(items, quiet=options.quiet)
-        try:
-            for item in items:
-                record = _process(model, item, options, journal, run)
-                records.append(record)
-                progress.file_done(item, record.status, record.reason or ", ".join(record.outputs))
-        finally:
-            progress.close()
-            index_path = write_index(options.out_dir, merge_index(index, run, records))
-            _print_summary(records, len(items), index_path)
-    return 1 if any(record.status == FAILED for record in records) else 0
+    return run
+
+
+def _finish_run(claim: Claim, run: dict[str, Any], records: list[FileRecord]) -> Path:
+    """Write this run's part; merge ``index.json`` when no other shard is still running."""
+    part = write_part(claim.out_dir, run, records)
+    with claim.index_section():
+        if claim.others_alive():
+            return part  # the last shard to finish merges it
+        return merge_parts(claim.out_dir, read_journal(claim.out_dir, journal_name(claim.shard.file_tag)))
 
 
 def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
     """What the index records about this run; ``settings`` are what shape the numbers (the device
-    type and precision too: CPU and GPU outputs differ in the last bits, half precision more)."""
+    type and precision too: CPU and GPU outputs differ in the last bits, half precision more).
+    The batch size is not among them: batched outputs equal the per-file ones within float32
+    rounding (batching.py), well inside what a device change makes."""
     return {
         "settings": {
             "model": model.variant,
             "weights": str(Path(model.weights).resolve()),
             "weights_sha256": sha256_of(model.weights),
             "normalization": model.normalization.as_option(),
+            "layer": getattr(model, "layer", None),
             "timestamps": options.timestamps,
             "hop_ms": options.hop_ms if options.timestamps else None,
             "timestamp_mode": options.timestamp_mode if options.timestamps else None,
@@ -116,36 +161,135 @@ def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
             "device_type": options.device.type,
             "precision": getattr(model, "precision", "float32"),
         },
+        "frame_ms": DEFAULT_FRAME_DURATION_MS if options.timestamps else None,
+        "dtype": "float32",
         "device": str(options.device),
+        "shard": options.shard.label,
+        "batch_size": options.batch_size,
+        "workers": options.workers,
         "hear_byols": hear_byols.__version__,
         "torch": torch.__version__,
+        "numpy": np.__version__,
     }
 
 
-def _process(
-    model: ByolsModel, item: InputFile, options: EmbedOptions, journal: Journal, run: dict[str, Any]
-) -> FileRecord:
-    outputs = output_paths(item, options)
-    names = [str(path.relative_to(options.out_dir)) for path in outputs]
-    if not options.overwrite and same_settings(journal.recorded_settings(names), run["settings"]):
-        return FileRecord(str(item.path), names, SKIPPED, "output exists (use --overwrite to recompute)")
-    try:
-        audio = read_audio_16k(item.path)
-    except FILE_ERRORS as exc:
-        return FileRecord(str(item.path), names, FAILED, _reason(item, exc, options))
-    described = dict(duration_s=audio.duration_s, sample_rate=audio.source_rate, channels=audio.channels)
-    try:
-        arrays = _embed(model, audio.samples, options)
+@dataclass(frozen=True)
+class _Todo:
+    """A file to embed, with the outputs it gets."""
+
+    item: InputFile
+    outputs: list[Path]
+    names: list[str]
+
+
+@dataclass(frozen=True)
+class _Clip:
+    """A decoded file: its entry and what the file was (``FileRecord`` fields)."""
+
+    entry: _Todo
+    described: dict[str, Any]
+
+
+class _Runner:
+    """Embeds the files of one run, recording each outcome in ``records`` as it happens."""
+
+    def __init__(
+        self, model: ByolsModel, options: EmbedOptions, journal: Journal, run: dict[str, Any], progress: Progress
+    ) -> None:
+        self.model, self.options, self.journal, self.run, self.progress = model, options, journal, run, progress
+        self.records: list[FileRecord] = []
+        self._recording = threading.Lock()  # records and progress are updated by the writer thread too
+        batched = options.batch_size > 1 and not options.timestamps
+        self.batcher = SceneBatcher(model, options.batch_size) if batched else None
+        self.writer = BackgroundWriter(self._write)
+
+    def embed(self, items: list[InputFile]) -> None:
+        todo = [entry for entry in map(self._todo, items) if not self._skipped(entry)]
+        for decoded in decoded_files([entry.item.path for entry in todo], self.options.workers):
+            self._embed_decoded(todo[decoded.position], decoded)
+        for group in self.batcher.drain() if self.batcher else []:
+            self._embed_group(group)
+        self.writer.close()
+
+    def _todo(self, item: InputFile) -> _Todo:
+        outputs = output_paths(item, self.options)
+        return _Todo(item, outputs, [str(path.relative_to(self.options.out_dir)) for path in outputs])
+
+    def _skipped(self, entry: _Todo) -> bool:
+        if self.options.overwrite or not same_settings(self.journal.recorded_settings(entry.names), self.run["settings"]):
+            return False
+        self._record(entry, FileRecord(str(entry.item.path), entry.names, SKIPPED,
+                                       "output exists (use --overwrite to recompute)"))
+        return True
+
+    def _embed_decoded(self, entry: _Todo, decoded: Decoded) -> None:
+        if decoded.error is not None:
+            self._fail(entry, decoded.error)
+            return
+        assert decoded.samples is not None and decoded.source_rate is not None and decoded.channels is not None
+        described = dict(
+            duration_s=len(decoded.samples) / TARGET_RATE, sample_rate=decoded.source_rate, channels=decoded.channels,
+            resampled=decoded.source_rate != TARGET_RATE, downmixed=decoded.channels > 1,
+        )
+        clip = _Clip(entry, described)
+        if self.batcher is not None and self.batcher.accepts(len(decoded.samples)):
+            for group in self.batcher.add(clip, decoded.samples):
+                self._embed_group(group)
+        else:
+            self._embed_alone(clip, decoded.samples)
+
+    def _embed_group(self, group: list[Waiting]) -> None:
+        try:
+            embeddings = self.batcher.encode(group)  # type: ignore[union-attr]
+        except FILE_ERRORS as exc:
+            failure_reason(exc, "a batch", timestamps=False, device=self.options.device)  # a sticky CUDA error stops here
+            for waiting in group:  # the batch failed (e.g. out of memory): each file alone, with its own reason
+                self._embed_alone(waiting.key, waiting.samples)
+            return
+        for waiting, embedding in zip(group, embeddings):
+            self.writer.submit(waiting.key, [embedding])
+
+    def _embed_alone(self, clip: _Clip, samples: torch.Tensor) -> None:
+        try:
+            arrays = _embed(self.model, samples.numpy(), self.options)
+        except FILE_ERRORS as exc:
+            self._fail(clip.entry, exc, **clip.described)
+            return
+        self.writer.submit(clip, arrays)
+
+    def _write(self, clip: _Clip, arrays: list[np.ndarray]) -> None:
+        """On the writer thread: check, save and journal one file's outputs."""
+        entry = clip.entry
         if not all(np.isfinite(array).all() for array in arrays):
-            return FileRecord(str(item.path), names, FAILED, "the embedding has NaN or Inf values; not written",
-                              **described)
-        for path, array in zip(outputs, arrays):
-            save_npy(path, array)
-    except FILE_ERRORS as exc:
-        return FileRecord(str(item.path), names, FAILED, _reason(item, exc, options), **described)
-    record = FileRecord(str(item.path), names, WRITTEN, **described)
-    journal.add_file(run["id"], asdict(record))
-    return record
+            self._record(entry, FileRecord(str(entry.item.path), entry.names, FAILED,
+                                           "the embedding has NaN or Inf values; not written", **clip.described))
+            return
+        try:
+            hashes = {name: save_hashed(path, array) for name, path, array in zip(entry.names, entry.outputs, arrays)}
+        except FILE_ERRORS as exc:
+            self._fail(entry, exc, **clip.described)
+            return
+        record = FileRecord(str(entry.item.path), entry.names, WRITTEN, sha256=hashes, **clip.described)
+        self.journal.add_file(self.run["id"], asdict(record))
+        self._record(entry, record)
+
+    def _fail(self, entry: _Todo, exc: BaseException, **described: Any) -> None:
+        reason = _reason(entry.item, exc, self.options)
+        self._record(entry, FileRecord(str(entry.item.path), entry.names, FAILED, reason, **described))
+
+    def _record(self, entry: _Todo, record: FileRecord) -> None:
+        with self._recording:
+            self.records.append(record)
+            self.progress.file_done(entry.item, record.status, record.reason or ", ".join(record.outputs))
+
+
+def save_hashed(path: Path, array: np.ndarray) -> str:
+    """Write ``array`` as ``.npy`` atomically; returns the sha256 of the bytes written."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    data = buffer.getvalue()
+    atomic_write(path, lambda fh: fh.write(data))
+    return hashlib.sha256(data).hexdigest()
 
 
 def _embed(model: ByolsModel, samples: np.ndarray, options: EmbedOptions) -> list[np.ndarray]:

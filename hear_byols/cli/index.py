@@ -7,19 +7,25 @@ skipped because its output exists keeps the row of the run that wrote it. Mixing
 one directory is refused unless ``--overwrite`` (see ``conflicting_settings``), because a
 skipped file would then silently hold an embedding of another model or option. Runs killed
 before writing the index are recovered from the provenance journal (``journal.py``).
+
+Every run first writes its own part, ``OUT/index.run-<id>.part.json`` (its header and rows);
+the run that finishes while no other shard of the directory is alive merges the index, the
+parts and what the journals recorded of killed runs into ``index.json`` and deletes the parts
+(``hear-byols index merge OUT`` does the same by hand). Rows are merged in run-id order.
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from hear_byols.atomic import atomic_write
 from hear_byols.cli.journal import Journal
 from hear_byols.errors import StorageError, UsageError
 
 INDEX_NAME = "index.json"
+_PART_PATTERN = "index.run-*.part.json"
 FORMAT_VERSION = 1
 WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
 #: Run settings that do not change the numbers, left out when comparing runs.
@@ -37,6 +43,10 @@ class FileRecord:
     duration_s: float | None = None
     sample_rate: int | None = None
     channels: int | None = None
+    resampled: bool | None = None
+    downmixed: bool | None = None
+    #: sha256 of each output as written, by output name (``verify-embeddings`` re-hashes them)
+    sha256: dict[str, str] | None = None
 
 
 def read_index(out_dir: Path) -> dict[str, Any]:
@@ -82,14 +92,62 @@ def next_run_id(index: dict[str, Any], journal: Journal) -> int:
     return 1 + max([run["id"] for run in index["runs"]] + list(journal.runs), default=0)
 
 
-def recover_killed_runs(index: dict[str, Any], journal: Journal) -> dict[str, Any]:
-    """``index`` plus the files of journaled runs that were killed before writing it."""
+def part_path(out_dir: Path, run_id: int) -> Path:
+    return out_dir / f"index.run-{run_id}.part.json"
+
+
+def write_part(out_dir: Path, run: dict[str, Any], records: list[FileRecord]) -> Path:
+    """Atomically write this run's part of the index."""
+    return _write_json(part_path(out_dir, run["id"]), {"format": FORMAT_VERSION, "run": run,
+                                                       "files": [asdict(record) for record in records]})
+
+
+def combined_index(out_dir: Path, journal: Journal) -> tuple[dict[str, Any], list[Path]]:
+    """``index.json`` plus every run it lacks, in run-id order: from the run's part, else (a
+    killed run) from the journal; and the parts used."""
+    index, parts = read_index(out_dir), _read_parts(out_dir)
     known = {run["id"] for run in index["runs"]}
-    for run_id in sorted(set(journal.runs) - known):
-        rows = [entry["file"] for entry in journal.valid_entries() if entry["run"] == run_id]
-        if rows:
-            index = merge_index(index, journal.runs[run_id], [FileRecord(**row) for row in rows])
-    return index
+    for run_id in sorted((set(journal.runs) | set(parts)) - known):
+        if run_id in parts:
+            run, records = parts[run_id].run, parts[run_id].records
+        else:
+            run = journal.runs[run_id]
+            records = [FileRecord(**entry["file"]) for entry in journal.valid_entries() if entry["run"] == run_id]
+        if records or run_id in parts:
+            index = merge_index(index, run, records)
+    return index, [part.path for part in parts.values()]
+
+
+def merge_parts(out_dir: Path, journal: Journal) -> Path:
+    """Write the combined index as ``index.json``, then delete the parts it holds; the caller
+    holds the index lock (``outdir.Claim.index_section``)."""
+    index, parts = combined_index(out_dir, journal)
+    path = write_index(out_dir, index)
+    for part in parts:
+        part.unlink(missing_ok=True)
+    return path
+
+
+class _Part(NamedTuple):
+    path: Path
+    run: dict[str, Any]
+    records: list[FileRecord]
+
+
+def _read_parts(out_dir: Path) -> dict[int, _Part]:
+    """The index parts in ``out_dir`` by run id; a damaged one is a usage error."""
+    parts = {}
+    for path in out_dir.glob(_PART_PATTERN):
+        try:
+            part = json.loads(path.read_text(encoding="utf-8"))
+            run = part["run"]
+            if part.get("format") != FORMAT_VERSION or type(run.get("id")) is not int:
+                raise ValueError(f"not a format-{FORMAT_VERSION} index part")
+            parts[run["id"]] = _Part(path, run, [FileRecord(**row) for row in part["files"]])
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UsageError(f"{path} cannot be read ({exc}); move it away and rerun (its run's written files "
+                             "are recovered from the journal)") from None
+    return parts
 
 
 def conflicting_settings(index: dict[str, Any], journal: Journal, settings: dict[str, Any]) -> list[str]:
@@ -128,8 +186,11 @@ def merge_index(index: dict[str, Any], run: dict[str, Any], records: list[FileRe
 
 def write_index(out_dir: Path, index: dict[str, Any]) -> Path:
     """Atomically replace ``OUT/index.json``."""
-    path = out_dir / INDEX_NAME
-    text = json.dumps(index, indent=2, sort_keys=False) + "\n"
+    return _write_json(out_dir / INDEX_NAME, index)
+
+
+def _write_json(path: Path, content: dict[str, Any]) -> Path:
+    text = json.dumps(content, indent=2, sort_keys=False) + "\n"
     try:
         atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
     except OSError as exc:

@@ -8,6 +8,11 @@ options made every output. A line is a run header (``{"run": {...}}``) or a writ
 recorded only while its size and mtime still match, so a file rewritten by a run that died
 before recording it is never taken for the recorded one. A torn last line (killed mid-write)
 is ignored.
+
+Each shard appends to its own journal (``.hear-byols-journal.shard-I-of-N.jsonl``; unsharded:
+the name above), so concurrent shards never interleave lines; a run reads all of them. When
+several journals record one output, the record that still matches the file wins (the later
+run's when both do).
 """
 from __future__ import annotations
 
@@ -20,6 +25,12 @@ from typing import Any
 from hear_byols.errors import StorageError, UsageError
 
 JOURNAL_NAME = ".hear-byols-journal.jsonl"
+_JOURNAL_GLOB = ".hear-byols-journal*.jsonl"
+
+
+def journal_name(file_tag: str) -> str:
+    """The journal a run appends to: ``file_tag`` is its shard's (``Shard.file_tag``)."""
+    return f".hear-byols-journal{file_tag}.jsonl"
 
 
 @dataclass
@@ -27,6 +38,8 @@ class Journal:
     """Run headers by id, and the last record of each output set (keyed by its first output)."""
 
     out_dir: Path
+    #: the file this process appends to
+    name: str = JOURNAL_NAME
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -55,7 +68,7 @@ class Journal:
         return all(_stat(self.out_dir / name) == stat for name, stat in entry["stats"].items())
 
     def _append(self, record: dict[str, Any]) -> None:
-        path = self.out_dir / JOURNAL_NAME
+        path = self.out_dir / self.name
         try:
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write(json.dumps(record) + "\n")
@@ -68,26 +81,38 @@ class Journal:
             ) from None
 
 
-def read_journal(out_dir: Path) -> Journal:
-    """The journal of ``out_dir`` (empty when there is none); a damaged one is a usage error."""
-    journal = Journal(out_dir)
-    path = out_dir / JOURNAL_NAME
-    if not path.is_file():
-        return journal
+def read_journal(out_dir: Path, name: str = JOURNAL_NAME) -> Journal:
+    """Every journal of ``out_dir`` (empty when there is none), appending to ``name``; a damaged
+    one is a usage error."""
+    journal = Journal(out_dir, name)
+    entries: list[dict[str, Any]] = []
+    for path in sorted(out_dir.glob(_JOURNAL_GLOB)):
+        entries += _read_lines(path, journal.runs)
+    for entry in sorted(entries, key=lambda entry: entry["run"]):
+        key = entry["file"]["outputs"][0]
+        previous = journal.files.get(key)
+        if previous is None or journal._unchanged(entry) or not journal._unchanged(previous):
+            journal.files[key] = entry
+    return journal
+
+
+def _read_lines(path: Path, runs: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:
+    """File records of one journal, in order; its run headers go into ``runs``."""
+    records = []
     lines = path.read_text(encoding="utf-8").split("\n")
     for number, line in enumerate(lines[:-1], 1):  # lines[-1]: "" or a line torn by a kill
         try:
             record = json.loads(line)
             if "run" in record and "file" not in record:
-                journal.runs[int(record["run"]["id"])] = record["run"]
+                runs[int(record["run"]["id"])] = record["run"]
             else:
-                _check_file_record(record, journal.runs)
-                journal.files[record["file"]["outputs"][0]] = record
+                _check_file_record(record, runs)
+                records.append(record)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             raise UsageError(
-                f"{path}, line {number}, is damaged ({exc}); move {out_dir} away or use another --out directory"
+                f"{path}, line {number}, is damaged ({exc}); move {path.parent} away or use another --out directory"
             ) from None
-    return journal
+    return records
 
 
 def _check_file_record(record: dict[str, Any], runs: dict[int, Any]) -> None:

@@ -1,0 +1,58 @@
+"""Decode and resample the files of ``embed`` ahead of the model, in worker processes.
+
+``read_audio_16k`` (decoding, downmix, soxr resampling) is CPU work that does not need the
+model; a torch DataLoader runs it in ``workers`` processes while the main process encodes, and
+hands the 16 kHz samples back through shared memory. ``workers=0`` decodes in the calling
+process, in turn. Files come back in input order, at most ``2 x workers`` ahead of the model
+(DataLoader's prefetch), so memory stays bounded whatever the corpus size. A file that cannot be
+read comes back with its exception, to be recorded as that file's failure.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from hear_byols.audio.files import read_audio_16k
+from hear_byols.cli.failures import FILE_ERRORS
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """File ``position`` of the list: its 16 kHz mono samples and what the file was, or ``error``."""
+
+    position: int
+    samples: torch.Tensor | None = None
+    source_rate: int | None = None
+    channels: int | None = None
+    error: BaseException | None = None
+
+
+class _Decoding(Dataset):
+    def __init__(self, paths: list[Path]) -> None:
+        self.paths = paths
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, position: int) -> Decoded:
+        try:
+            audio = read_audio_16k(self.paths[position])
+        except FILE_ERRORS as exc:
+            return Decoded(position, error=exc)
+        return Decoded(position, torch.from_numpy(audio.samples), audio.source_rate, audio.channels)
+
+
+def _as_is(decoded: Decoded) -> Decoded:
+    return decoded
+
+
+def decoded_files(paths: list[Path], workers: int) -> Iterator[Decoded]:
+    """Each of ``paths`` decoded, in order (``workers`` processes; 0: in this process)."""
+    if not paths:
+        return iter(())
+    loader = DataLoader(_Decoding(paths), batch_size=None, num_workers=workers, collate_fn=_as_is)
+    return iter(loader)
