@@ -48,6 +48,18 @@ def on_device(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return module if device.type == "cpu" else copy.deepcopy(module).to(device)
 
 
+#: Variables by which torchrun and SLURM arrays tell a process its shard (hear_byols.cli.shards,
+#: evaluation.shards): a suite run inside such a job must not shard its own test runs.
+LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
+                      "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _outside_any_launcher() -> None:
+    for name in LAUNCHER_VARIABLES:
+        os.environ.pop(name, None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _two_threads() -> None:
     """Two threads, as on CI's 2-core machines: the goldens were made with one thread, and the

@@ -39,8 +39,6 @@ def weights(checkpoint_path) -> Path:
 @pytest.fixture(autouse=True)
 def _no_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     isolate_weights_env(monkeypatch, tmp_path)
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "SLURM_ARRAY_TASK_MIN"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def corpus(directory: Path, count: int, seconds: float = 0.5) -> Path:
@@ -261,7 +259,7 @@ def test_provenance_of_runs_and_files(weights: Path, tmp_path: Path) -> None:
     assert run["torch"] == torch.__version__ and run["hear_byols"] and run["numpy"] == np.__version__
     assert (run["device"], run["dtype"], run["frame_ms"], run["shard"]) == ("cpu", "float32", 1000.0, "0/1")
     settings = run["settings"]
-    assert settings["layer"] is None and settings["hop_ms"] == 100.0 and settings["normalization"] == "reference"
+    assert settings["layer"] == "fc2" and settings["hop_ms"] == 100.0 and settings["normalization"] == "reference"
     assert len(settings["weights_sha256"]) == 64 and settings["precision"] == "float32"
     rows = {Path(row["input"]).name: row for row in index["files"]}
     assert (rows["f000.wav"]["sample_rate"], rows["f000.wav"]["channels"]) == (44100, 2)
@@ -270,21 +268,18 @@ def test_provenance_of_runs_and_files(weights: Path, tmp_path: Path) -> None:
     assert rows["f001.wav"]["duration_s"] == 0.5 and sorted(rows["f001.wav"]["sha256"]) == sorted(rows["f001.wav"]["outputs"])
 
 
-def test_layer_is_passed_to_load_model_only_when_given(weights: Path, tmp_path: Path, monkeypatch) -> None:
-    from hear_byols.api import load_model
+def test_a_layer_is_embedded_as_the_api_gives_it_and_recorded(weights: Path, tmp_path: Path) -> None:
+    from hear_byols.api import get_scene_embeddings, load_model
+    from hear_byols.audio.files import read_audio_16k
 
-    calls: list[dict] = []
-
-    def spy(*args, **kwargs):
-        calls.append(dict(kwargs))
-        kwargs.pop("layer", None)
-        return load_model(*args, **kwargs)
-
-    monkeypatch.setattr("hear_byols.cli.embed.load_model", spy)
-    path = write_audio(tmp_path / "a.wav", tone(16000, 0.5), 16000)
-    assert embed(weights, path, "--out", tmp_path / "o1") == 0
-    assert embed(weights, path, "--out", tmp_path / "o2", "--layer", "stage2") == 0
-    assert "layer" not in calls[0] and calls[1]["layer"] == "stage2"
+    path = write_audio(tmp_path / "a.wav", tone(16000, 1.5), 16000)
+    assert embed(weights, path, "--out", tmp_path / "out", "--layer", "conv2") == 0
+    clip = torch.from_numpy(read_audio_16k(path).samples)[None]
+    expected = get_scene_embeddings(clip, load_model(str(weights), variant=MODEL, layer="conv2"))
+    np.testing.assert_array_equal(np.load(tmp_path / "out" / "a.wav.npy"), expected[0].numpy())
+    index = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert [run["settings"]["layer"] for run in index["runs"]] == ["conv2"]
+    assert embed(weights, path, "--out", tmp_path / "out", "--layer", "nope") == 2
 
 
 def test_a_damaged_index_part_is_a_usage_error_before_any_work(weights: Path, tmp_path: Path, monkeypatch, capsys) -> None:

@@ -106,10 +106,9 @@ def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
 
 
 def _load(options: EmbedOptions) -> ByolsModel:
-    layer = {} if options.layer is None else {"layer": options.layer}  # only when asked: older load_model lacks it
     model = load_model(
         options.weights, variant=options.variant, normalization=options.normalization,
-        timestamp_mode=options.timestamp_mode, **layer,
+        timestamp_mode=options.timestamp_mode, layer=options.layer,
     )
     return model.to(options.device)
 
@@ -151,7 +150,7 @@ def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
             "weights": str(Path(model.weights).resolve()),
             "weights_sha256": sha256_of(model.weights),
             "normalization": model.normalization.as_option(),
-            "layer": getattr(model, "layer", None),
+            "layer": model.layer,
             "timestamps": options.timestamps,
             "hop_ms": options.hop_ms if options.timestamps else None,
             "timestamp_mode": options.timestamp_mode if options.timestamps else None,
