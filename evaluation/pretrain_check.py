@@ -19,11 +19,12 @@ import numpy as np
 import soundfile as sf
 
 from evaluation.speech import SAMPLE_RATE, synthesize
-from evaluation.tasks import COUNTING, WORDS, random_speaker
+from evaluation.tasks import WORDS, random_speaker
 from hear_byols.pretraining.options import PretrainConfig
 from hear_byols.pretraining.run import run_pretraining
 
-VOCABULARY = WORDS + COUNTING["english"][1] + ("left", "right", "stop", "go", "hello", "morning", "speech", "audio")
+NUMBERS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+VOCABULARY = WORDS + NUMBERS + ("left", "right", "stop", "go", "hello", "morning", "speech", "audio")
 REPORT_STEPS = (1, 10, 25, 50, 100, 150, 200, 250, 300, 400, 500)
 
 
@@ -46,11 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clips", type=int, default=1200)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--init", default=None, help="continue from these weights (e.g. default512) instead of scratch")
+    parser.add_argument("--max-time", type=float, default=None, help="stop (checkpointed) after this many seconds")
+    parser.add_argument("--run", default="run", help="run folder name under --out")
     args = parser.parse_args(argv)
     corpus = make_corpus(args.out / "corpus", args.clips)
-    run_dir = args.out / "run"
+    run_dir = args.out / args.run
     cfg = PretrainConfig(data=(str(corpus),), variant="default512", out=str(run_dir), batch_size=64,
-                         max_steps=args.steps, workers=args.workers, save_every=100)
+                         max_steps=args.steps, workers=args.workers, save_every=50, seed=args.seed,
+                         init=args.init, max_time=args.max_time)
     status = run_pretraining(cfg)
     if status:
         return status
