@@ -35,6 +35,7 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from evaluation.tasks import generate_tasks
 from hear_byols.api import get_scene_embeddings, load_model
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.variants import variant_spec
@@ -141,10 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="probe.csv goes here")
     parser.add_argument("--variant", default="default512")
     parser.add_argument("--tasks", nargs="+", default=list(PROBE_TASKS), help="scene tasks under --tasks-dir")
+    parser.add_argument("--generate", action="store_true", help="first write the demo's tasks into --tasks-dir "
+                        "(espeak-ng; kept when already there)")
     args = parser.parse_args(argv)
     pairs = [item.partition("=")[::2] for item in args.encoders]
     if any(not name or not spec for name, spec in pairs):
         parser.error("encoders are NAME=WEIGHTS (WEIGHTS: a file, 'published' or 'random:SEED')")
+    if args.generate:
+        generate_tasks(args.tasks_dir)
     tasks = [read_scene_task(args.tasks_dir / name) for name in args.tasks]
     norms = {task.name: logmel_statistics(task, args.variant) for task in tasks}
     args.out.mkdir(parents=True, exist_ok=True)
