@@ -23,7 +23,7 @@ help:
 	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md; DEVICE=cuda: on the GPU)"
 	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine; add TF=gpu for GPU embeddings)"
 	@echo "make bench-train training samples/s on this machine, with and without openSMILE targets"
-	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (CPU: ~1 h)"
+	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (idle 2-core CPU: ~10 min)"
 	@echo "make pretrain-probe  pretrain-check for 3 seeds and --init default512, then a linear probe vs random init and published (CPU: hours)"
 
 $(PY):
