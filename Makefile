@@ -15,7 +15,7 @@ EVAL_STAMP := $(VENV)/.eval-installed-tf-$(TF)
 BENCH_RESULTS := benchmarks/RESULTS$(if $(filter cpu,$(DEVICE)),,-cuda).md
 BENCH_CLI_RESULTS := benchmarks/RESULTS-cli$(if $(filter cpu,$(DEVICE)),,-cuda).md
 
-.PHONY: help install install-eval system-deps test test-fast demo bench bench-cli bench-train pretrain-check leaderboard readme-table clean
+.PHONY: help install install-eval system-deps test test-fast demo bench bench-cli bench-train pretrain-check pretrain-probe leaderboard readme-table clean
 
 help:
 	@echo "make test        install everything, run the whole test suite (what CI runs)"
@@ -26,7 +26,8 @@ help:
 	@echo "                 JOBS=N: N steps at once, one GPU each; SHARD=I/N: one part, see docs/EVALUATION.md)"
 	@echo "make bench-cli   hear-byols embed on 1,000 files vs the model alone, 2 shards vs 2 threads (benchmarks/RESULTS-cli.md)"
 	@echo "make bench-train training samples/s on this machine, with and without openSMILE targets"
-	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (CPU: ~1 h)"
+	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (idle 2-core CPU: ~10 min)"
+	@echo "make pretrain-probe  pretrain-check for 3 seeds and --init default512, then a linear probe vs random init and published (CPU: hours)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +76,20 @@ bench-train: install
 
 pretrain-check: install system-deps
 	$(PY) -m evaluation.pretrain_check --out $(or $(OUT),work/pretrain-check)
+
+# Three seeds from scratch and continued pretraining of the published d=512 model, each resumed
+# where an earlier (cut) run stopped, then the linear probe against random init and the published weights.
+PROBE_OUT = $(or $(OUT),work/pretrain-check)
+PROBE_STEPS ?= 300
+pretrain-probe: install system-deps
+	$(PY) -m evaluation.pretrain_check --out $(PROBE_OUT) --run run --seed 42 --steps $(PROBE_STEPS)
+	$(PY) -m evaluation.pretrain_check --out $(PROBE_OUT) --run seed1 --seed 1 --steps $(PROBE_STEPS)
+	$(PY) -m evaluation.pretrain_check --out $(PROBE_OUT) --run seed2 --seed 2 --steps $(PROBE_STEPS)
+	$(PY) -m evaluation.pretrain_check --out $(PROBE_OUT) --run init-default512 --init default512 --steps $(PROBE_STEPS)
+	$(PY) -m evaluation.pretrain_probe --generate --tasks-dir $(PROBE_OUT)/tasks --out $(PROBE_OUT)/probe \
+		published=published random42=random:42 random1=random:1 random2=random:2 \
+		seed42=$(PROBE_OUT)/run/encoder.pth seed1=$(PROBE_OUT)/seed1/encoder.pth \
+		seed2=$(PROBE_OUT)/seed2/encoder.pth init-default512=$(PROBE_OUT)/init-default512/encoder.pth
 
 leaderboard: install install-eval
 	@test -n "$(TASKS_DIR)" || { echo "usage: make leaderboard TASKS_DIR=/path/to/hear-2021-tasks [OUT=work/leaderboard] [JOBS=N] [SHARD=I/N]"; exit 2; }
