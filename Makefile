@@ -21,7 +21,7 @@ help:
 	@echo "make test        install everything, run the whole test suite (what CI runs)"
 	@echo "make test-fast   the suite without the slow end-to-end tests"
 	@echo "make demo        small HEAR tasks -> heareval -> score table and plot for cvt, default (untrained offline) and default512 (real)"
-	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md; DEVICE=cuda: on the GPU)"
+	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md; DEVICE=cuda: on the GPU), then bench-cli and bench-train"
 	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine; add TF=gpu for GPU embeddings;"
 	@echo "                 JOBS=N: N steps at once, one GPU each; SHARD=I/N: one part, see docs/EVALUATION.md)"
 	@echo "make bench-cli   hear-byols embed on 1,000 files vs the model alone, 2 shards vs 2 threads (benchmarks/RESULTS-cli.md)"
@@ -67,6 +67,7 @@ demo: install install-eval system-deps
 bench: install
 	$(PY) benchmarks/bench.py --device $(DEVICE) --write $(BENCH_RESULTS)
 	$(PY) benchmarks/bench_cli.py --device $(DEVICE) --write $(BENCH_CLI_RESULTS)
+	$(PY) benchmarks/bench_train.py
 
 bench-cli: install
 	$(PY) benchmarks/bench_cli.py --device $(DEVICE) --write $(BENCH_CLI_RESULTS)
