@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence, TypeVar
 
+from hear_byols.errors import UsageError
+from hear_byols.launchers import slurm_array_task
+
 T = TypeVar("T")
 
 
@@ -53,29 +56,13 @@ def parse_shard(text: str) -> Shard:
 
 
 def slurm_array_shard(environ: Mapping[str, str]) -> Shard | None:
-    """The shard a SLURM array task stands for, or None outside an array job.
-
-    ``(SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN) / SLURM_ARRAY_TASK_STEP`` of
-    ``SLURM_ARRAY_TASK_COUNT``: ``--array=0-7`` and ``--array=1-8`` both give shards 0..7 of 8.
-    A list such as ``--array=1,4,9`` has no such mapping and is refused."""
-    if "SLURM_ARRAY_TASK_ID" not in environ:
-        return None
+    """The shard a SLURM array task stands for (hear_byols.launchers: ``--array=0-7``,
+    ``--array=1-8`` and ``--array=0-14:2`` all give shards 0..7 of 8), or None outside an array job."""
     try:
-        task_id = int(environ["SLURM_ARRAY_TASK_ID"])
-        count = int(environ["SLURM_ARRAY_TASK_COUNT"])
-        first = int(environ.get("SLURM_ARRAY_TASK_MIN", "0"))
-        step = int(environ.get("SLURM_ARRAY_TASK_STEP", "1") or 1)
-    except (KeyError, ValueError) as error:
-        raise ShardError(
-            f"SLURM array variables incomplete or not integers ({error}); pass --shard I/N explicitly"
-        ) from None
-    offset, remainder = divmod(task_id - first, step)
-    if remainder or not 0 <= offset < count:
-        raise ShardError(
-            f"SLURM array task {task_id} (min {first}, step {step}, count {count}) is not one of a "
-            "contiguous range: use --array=0-(N-1) or pass --shard I/N explicitly"
-        )
-    return Shard(offset, count)
+        task = slurm_array_task(environ)
+    except UsageError as error:
+        raise ShardError(str(error)) from None
+    return None if task is None else Shard(*task)
 
 
 def resolve_shard(argument: str | None, environ: Mapping[str, str] = os.environ) -> tuple[Shard | None, str | None]:

@@ -2,7 +2,7 @@
 
 A shard is ``I/N`` (0-based ``I``), from ``--shard`` or from the launcher's environment:
 torchrun (``RANK``/``WORLD_SIZE``, device ``cuda:LOCAL_RANK``) and SLURM job arrays
-(``SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN`` of ``SLURM_ARRAY_TASK_COUNT``). Under both
+(hear_byols.launchers reads both). Under both
 (torchrun inside each array task) the shards are the product: array task ``a`` of ``A``, rank
 ``r`` of ``W`` is shard ``a * W + r`` of ``A * W``. ``--shard`` overrides the environment.
 
@@ -21,6 +21,7 @@ import torch
 
 from hear_byols.cli.inputs import InputFile
 from hear_byols.errors import UsageError
+from hear_byols.launchers import slurm_array_task, torchrun_rank
 
 
 @dataclass(frozen=True)
@@ -64,36 +65,9 @@ def parse_shard(text: str) -> Shard:
 
 def shard_from_environment(env: Mapping[str, str] = os.environ) -> Shard:
     """The shard the launcher's variables describe (``WHOLE`` when none is set)."""
-    rank, world = _pair(env, "RANK", "WORLD_SIZE", "torchrun")
-    if not 0 <= rank < world:
-        raise UsageError(f"torchrun: RANK={rank} is outside 0..WORLD_SIZE-1={world - 1}")
-    task, tasks = _pair(env, "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT", "a SLURM array")
-    if "SLURM_ARRAY_TASK_ID" in env:
-        task -= _integer(env, "SLURM_ARRAY_TASK_MIN", "a SLURM array", default=0)
-    if not 0 <= task < tasks:
-        raise UsageError(
-            "a SLURM array: SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN is outside 0..SLURM_ARRAY_TASK_COUNT-1 (an "
-            "array with gaps or a step, e.g. --array=0-9:2, is not a dense numbering): pass --shard I/N explicitly"
-        )
+    rank, world = torchrun_rank(env) or (0, 1)
+    task, tasks = slurm_array_task(env) or (0, 1)
     return Shard(task * world + rank, tasks * world)
-
-
-def _pair(env: Mapping[str, str], index_name: str, count_name: str, launcher: str) -> tuple[int, int]:
-    """``(index, count)`` from two variables set together; ``(0, 1)`` when neither is set."""
-    if index_name not in env and count_name not in env:
-        return 0, 1
-    if index_name not in env or count_name not in env:
-        raise UsageError(f"{launcher}: {index_name} and {count_name} must be set together (or pass --shard I/N)")
-    return _integer(env, index_name, launcher), _integer(env, count_name, launcher)
-
-
-def _integer(env: Mapping[str, str], name: str, launcher: str, default: int | None = None) -> int:
-    if name not in env and default is not None:
-        return default
-    try:
-        return int(env[name])
-    except ValueError:
-        raise UsageError(f"{launcher}: {name}={env[name]!r} is not an integer (or pass --shard I/N)") from None
 
 
 def resolve_device(asked: torch.device | None, env: Mapping[str, str] = os.environ) -> torch.device:
