@@ -70,3 +70,63 @@ def test_model_options_must_be_a_json_object(
     with pytest.raises(SystemExit) as info:
         run(tmp_path, "--model-options", options)
     assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+# --- --modules and --model-options: what heareval would hand to load_model ---------------------
+
+@pytest.fixture
+def steps_started(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
+    """Stand in for the runner: a run that gets this far would start heareval steps."""
+    calls: list[tuple] = []
+    monkeypatch.setattr("evaluation.runner.run", lambda *args, **kwargs: calls.append(args))
+    return calls
+
+
+@pytest.mark.parametrize(
+    "modules, options, named",
+    [
+        (["hear_byols.default512"], '{"layer": "nope"}', ["layer='nope'", "'conv1'", "'fc2'"]),
+        (["hear_byols.default512"], '{"normalisation": "per_clip"}', ["'normalisation'", "normalization", "precision"]),
+        (["hear_byols.default512"], '{"precision": "fp8"}', ["precision='fp8'", "'bf16'"]),
+        (["hear_byols.default512"], '{"normalization": "per-clip"}', ["normalization='per-clip'", "'per_clip'"]),
+        (["hear_byols.default512"], '{"timestamp_mode": "fast"}', ["timestamp_mode='fast'", "'sliding'"]),
+        (["hear_byols.default512"], '{"variant": "cvt"}', ["'variant'", "normalization"]),
+        (["hear_byols.default512"], '{"precision": ["bf16"]}', ["precision=['bf16']", "'bf16'"]),
+        (["hear_byols.default512"], '{"timestamp_mode": {}}', ["timestamp_mode={}", "'exact'"]),
+        (["hear_byols.default512", "hear_byols.nosuch"], "{}", ["hear_byols.nosuch", "hear_byols.default512"]),
+        (["nosuch_hear_module"], "{}", ["nosuch_hear_module", "cannot be imported"]),
+        (["json"], "{}", ["json", "no load_model"]),
+    ],
+)
+def test_bad_modules_or_model_options_are_usage_errors_before_any_step(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], steps_started: list, modules: list[str], options: str,
+    named: list[str],
+) -> None:
+    task_folder(tmp_path / "tasks")
+    status = main(["run", "--modules", *modules, "--tasks-dir", str(tmp_path / "tasks"), "--out", str(tmp_path / "out"),
+                   "--deterministic-weights", "--model-options", options])
+    err = capsys.readouterr().err
+    assert status == 2, err
+    assert all(text in err for text in named), err
+    assert "Traceback" not in err and steps_started == []
+    assert not (tmp_path / "out").exists()  # not even the test weights were written
+
+
+def test_valid_model_options_reach_the_run(tmp_path: Path, steps_started: list) -> None:
+    task_folder(tmp_path / "tasks")
+    options = '{"layer": "conv2", "precision": "bf16", "normalization": [0.5, 2.0], "timestamp_mode": "sliding"}'
+    assert run(tmp_path, "--model-options", options) == 0
+    assert len(steps_started) == 1 and steps_started[0][0].model_options["layer"] == "conv2"
+
+
+def test_another_packages_module_is_checked_against_its_load_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], steps_started: list
+) -> None:
+    (tmp_path / "other_hear_module.py").write_text('def load_model(model_file_path="", *, flavour="a"):\n    pass\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    task_folder(tmp_path / "tasks")
+    arguments = ["run", "--modules", "other_hear_module", "--tasks-dir", str(tmp_path / "tasks"), "--out", str(tmp_path / "out")]
+    assert main([*arguments, "--model-options", '{"flavor": "b"}']) == 2
+    assert "other_hear_module.load_model got an unexpected keyword argument 'flavor'" in capsys.readouterr().err
+    assert steps_started == []
+    assert main([*arguments, "--model-options", '{"flavour": "b"}']) == 0 and len(steps_started) == 1
