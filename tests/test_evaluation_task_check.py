@@ -11,7 +11,7 @@ from evaluation.tasks import metadata
 
 
 def task_folder(root: Path, *, event: bool = False) -> Path:
-    """A minimal valid HEAR task folder (no audio: the checks run before heareval reads any)."""
+    """A minimal valid HEAR task folder (its audio files are empty: the checks never read them)."""
     folder = root / "task"
     folder.mkdir(parents=True)
     meta = metadata("task", "event" if event else "scene", "multilabel" if event else "multiclass",
@@ -21,6 +21,8 @@ def task_folder(root: Path, *, event: bool = False) -> Path:
     labels = [{"label": "yes", "start": 0.0, "end": 100.0}] if event else ["yes"]
     for split in ("train", "valid", "test"):
         (folder / f"{split}.json").write_text(json.dumps({"a.wav": labels}))
+        (folder / "16000" / split).mkdir(parents=True)
+        (folder / "16000" / split / "a.wav").touch()
     return folder
 
 
@@ -61,6 +63,38 @@ def test_missing_split_file_and_event_labels(tmp_path: Path, capsys: pytest.Capt
     (folder / "test.json").unlink()
     assert run(tmp_path) == 1
     assert "test.json: missing" in capsys.readouterr().err
+
+
+def test_a_folder_without_16k_audio_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = task_folder(tmp_path / "tasks")
+    (folder / "16000").rename(folder / "48000")
+    assert run(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / '16000'}: missing" in err and "found 48000/" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "steps.jsonl").exists()
+
+
+def test_the_audio_folder_checked_is_every_variants_sample_rate() -> None:
+    from hear_byols.variants import variant_names, variant_spec
+
+    from evaluation.task_check import AUDIO_RATE
+
+    assert {variant_spec(name).frontend.sample_rate for name in variant_names()} == {AUDIO_RATE}
+
+
+def test_a_split_naming_a_missing_audio_file_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = task_folder(tmp_path / "tasks")
+    names = {f"clip{i}.wav": ["yes"] for i in range(5)}
+    (folder / "valid.json").write_text(json.dumps(names))
+    for name in list(names)[:3]:
+        (folder / "16000" / "valid" / name).touch()
+    assert run(tmp_path) == 1
+    err = capsys.readouterr().err
+    assert f"{folder / 'valid.json'}: 2 audio file(s) missing from {folder / '16000' / 'valid'}" in err, err
+    assert "'clip3.wav', 'clip4.wav'" in err and "Traceback" not in err
+    (folder / "16000" / "valid").rename(folder / "16000" / "elsewhere")
+    assert run(tmp_path) == 1
+    assert f"{folder / '16000' / 'valid'}: missing" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("options, message", [("[1,2]", "is a JSON list; pass an object"), ("{nope", "is not JSON")])
