@@ -35,10 +35,11 @@ def check_task_folder(folder: Path) -> None:
         raise TaskFolderError(f"{folder}: no such task folder; --tasks names folders directly under --tasks-dir")
     metadata = _check_metadata(folder / "task_metadata.json")
     labels = _check_vocabulary(folder / "labelvocabulary.csv")
-    names = {split: _check_split(folder / f"{split}.json", metadata["embedding_type"], labels) for split in metadata["splits"]}
+    splits = {split: folder / f"{split}.json" for split in metadata["splits"]}
+    names = {split: _check_split(path, metadata["embedding_type"], labels) for split, path in splits.items()}
     audio = _check_audio_root(folder)
     for split, files in names.items():
-        _check_audio(folder / f"{split}.json", audio / split, files)
+        _check_audio(splits[split], audio / split, files)
 
 
 def _check_metadata(path: Path) -> dict[str, Any]:
