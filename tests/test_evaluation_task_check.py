@@ -164,3 +164,20 @@ def test_another_packages_module_is_checked_against_its_load_model(
     assert "other_hear_module.load_model got an unexpected keyword argument 'flavor'" in capsys.readouterr().err
     assert steps_started == []
     assert main([*arguments, "--model-options", '{"flavour": "b"}']) == 0 and len(steps_started) == 1
+
+
+def test_options_are_checked_without_looking_for_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the harness relies on: no weights are resolved (downloaded) to check options, and
+    load_model itself refuses a bad option before looking for weights."""
+    import hear_byols.api
+    from hear_byols.errors import InvalidOptionError
+
+    def no_weights(*args: object, **kwargs: object) -> None:
+        raise AssertionError("weights were looked for")
+
+    monkeypatch.setattr(hear_byols.api, "resolve_weights", no_weights)
+    hear_byols.api.check_load_options("cvt", {"layer": "stage2", "normalization": "per_clip", "precision": "fp16"})
+    with pytest.raises(InvalidOptionError, match="normalization='batch'"):
+        hear_byols.api.check_load_options("cvt", {"normalization": "batch"})
+    with pytest.raises(InvalidOptionError, match="normalization='batch'"):
+        hear_byols.api.load_model(variant="cvt", normalization="batch")
