@@ -401,6 +401,8 @@ def test_a_sigkilled_harness_takes_its_running_step_with_it(fake, tmp_path):
         assert process.poll() is None and time.monotonic() < deadline, "the hanging step never started"
         time.sleep(0.1)
     step = int(marker.read_text())
+    held = ledger.holder(out / "locks" / "hear_byols.default__spoken_words.lock")
+    assert held is not None and (held.harness, held.step) == (process.pid, step)  # the launcher exec'd: one pid
     process.kill()  # SIGKILL, the harness only
     process.wait()
     try:
