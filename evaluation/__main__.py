@@ -89,7 +89,7 @@ def model_options(text: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # each command imports only what it needs (the report pulls in matplotlib, the tasks espeak-ng)
-    from hear_byols.errors import HearByolsError
+    from hear_byols.errors import HearByolsError, UsageError
 
     from evaluation.speech import SpeechSynthesisError
 
@@ -106,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
             generate_tasks(args.out, args.seed)
         elif args.command == "run":
+            from evaluation.modules_check import check_modules
             from evaluation.runner import run
             from evaluation.weights import OFFICIAL_DEFAULT, deterministic_weights, parse_weights
 
+            check_modules(args.modules, args.model_options)
             custom = parse_weights(args.weights)
             if args.deterministic_weights is not None:
                 untrained = args.deterministic_weights or args.modules
@@ -146,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.tasks_dir, args.out, modules, tolerance, args.dry_run,
                 jobs=args.jobs, shard=shard, report_only=args.report_only,
             )
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except (RunError, LedgerBusy, HearByolsError, SpeechSynthesisError, ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -5,9 +5,11 @@ An unsharded run's ledger is ``OUT`` itself (as it always was); shard I of N wri
 ``validated/``, ``scratch/`` (the steps' working directory), ``weights.json`` and ``plan.json``
 (every (module, task) of the whole run, and which are this ledger's). Only one process writes a
 ledger at a time (``run.lock``); the report reads all of them. Beside the ledgers,
-``OUT/locks/`` holds one empty lock file per (module, task): whoever runs a step of that chain
+``OUT/locks/`` holds one lock file per (module, task): whoever runs a step of that chain
 holds it, so that two processes (shards with different N, a shard and an unsharded run) never
-work in one embeddings folder at once.
+work in one embeddings folder at once. While a step runs, its lock file names the harness and
+the step's process (``Holder``), so that a process finding it busy can tell a live run from a
+step left behind by a killed one.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import json
 import os
 import time
 from contextlib import contextmanager
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -58,11 +61,22 @@ def locked(ledger: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a chain's lock: the harness process, and the step process it started."""
+
+    harness: int
+    step: int
+    label: str  # "MODULE TASK STEP"
+    since: str
+
+
 @contextmanager
 def held(path: Path) -> Iterator[int | None]:
-    """Try to hold the lock file ``path`` (created empty, never written); yields its descriptor
-    when held, else None. A child given the descriptor (``pass_fds``) keeps the lock held after
-    this process dies, until it exits itself: an orphaned step still guards its folder."""
+    """Try to hold the lock file ``path``; yields its descriptor when held, else None. A child
+    given the descriptor (``pass_fds``) keeps the lock held after this process dies, until it
+    exits itself: a step that outlives its harness still guards its folder. The file is emptied
+    on release, so that only a held lock (or one a killed process held) names a ``Holder``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a") as handle:
         try:
@@ -70,7 +84,35 @@ def held(path: Path) -> Iterator[int | None]:
         except BlockingIOError:
             yield None
             return
-        yield handle.fileno()  # closing the file (here and in every child) releases the lock
+        try:
+            yield handle.fileno()  # closing the file (here and in every child) releases the lock
+        finally:
+            os.ftruncate(handle.fileno(), 0)
+
+
+def claim(lock: int, holder: Holder) -> None:
+    """Write ``holder`` into the lock file this process holds (descriptor ``lock``)."""
+    os.ftruncate(lock, 0)
+    os.write(lock, json.dumps(asdict(holder)).encode())  # the file is in append mode: at offset 0
+
+
+def holder(path: Path) -> Holder | None:
+    """The ``Holder`` a lock file names; None when it names none."""
+    try:
+        return Holder(**json.loads(path.read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's included)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
 
 
 def append_record(ledger: Path, record: dict) -> None:

@@ -180,12 +180,30 @@ def run_step(
     with ledger.held(Path(step.lock_file)) as lock:
         if lock is not None:
             return run_unlocked(ledger_folder, step, slot_env, log, children, record, (lock,))
-    record.update(status="failed", error=(
-        f"another process holds {step.lock_file}: a run or shard with other --shard values is working on "
-        "this (module, task) in the same --out; rerun once it is done"
-    ))
+    record.update(status="failed", error=busy_chain(Path(step.lock_file)))
     log(f"[failed] {step.label}: {record['error']}")
     return record
+
+
+def busy_chain(lock_file: Path) -> str:
+    """Who holds a chain's lock, from the ``Holder`` it names, and what to do about it."""
+    holder = ledger.holder(lock_file)
+    if holder is None or ledger.alive(holder.harness):
+        who = f" (harness pid {holder.harness}, running {holder.label} since {holder.since})" if holder else ""
+        return (
+            f"another process{who} holds {lock_file}: a second run, or a shard with other --shard values, is working "
+            "on this (module, task) in the same --out; rerun once it is done"
+        )
+    if ledger.alive(holder.step):
+        return (
+            f"{holder.label}, pid {holder.step}, was left running by a killed run (harness pid {holder.harness}, gone; "
+            f"started {holder.since}) and still holds {lock_file}: wait for it to end or stop it (kill {holder.step}), "
+            "then rerun"
+        )
+    return (
+        f"a process left by a killed run (harness pid {holder.harness}, gone; its step {holder.label}, pid {holder.step}, "
+        f"ended) still holds {lock_file}, a process that step started: find it (fuser -v {lock_file}), stop it, then rerun"
+    )
 
 
 def run_unlocked(
@@ -197,7 +215,8 @@ def run_unlocked(
     heareval's runners write their own done-files; for other tools (``step.marks_done``) the
     done-file is written here once the command succeeded. The child's environment: heareval's
     needs, then the job slot's (GPU, threads), then the step's own additions. The child inherits
-    ``locks`` (descriptors of held lock files), so that they outlive a killed harness."""
+    ``locks`` (descriptors of held lock files), so that they are held as long as it runs, even
+    should it outlive a killed harness; each names the harness and the child (``ledger.claim``)."""
     done_file = Path(step.done_file)
     log_path = ledger_folder / "logs" / ("__".join(part for part in step.key if part) + ".log")
     if done_file.exists():
@@ -212,6 +231,8 @@ def run_unlocked(
         arguments = dict(cwd=ledger_folder / "scratch", env=env, stdout=output, stderr=subprocess.STDOUT, pass_fds=locks)
         children = children or Children()
         process = children.start(list(step.command), **arguments)
+        for lock in locks:
+            ledger.claim(lock, ledger.Holder(os.getpid(), process.pid, step.label, time.strftime("%Y-%m-%dT%H:%M:%S")))
         try:
             returncode = process.wait()
         finally:

@@ -9,7 +9,8 @@ values the user already exported are kept.
 Failures: a failed step blocks the steps that need it (its predictions) and nothing else; the
 others go on, and the caller gets every record to name what failed. Ctrl-C or SIGTERM (SLURM's
 ``scancel``, time limit) terminates every running child, records them as interrupted, then
-raises KeyboardInterrupt.
+raises KeyboardInterrupt. SIGKILL cannot be caught: there the kernel stops the children
+(evaluation/tether.py, Linux).
 """
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ import subprocess
 import threading
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
+
+from evaluation.tether import tethered
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Seconds a terminated child gets to exit before it is killed.
@@ -110,19 +113,22 @@ class Children:
     """The processes running now, so that an interrupt can stop every one of them.
 
     Children stay in the harness's process group: Ctrl-C in a terminal and ``kill -- -PGID``
-    reach them too, and a killed harness leaves no step running on behind its back."""
+    reach them too. Each is started through evaluation/tether.py, so that on Linux a harness
+    killed outright (SIGKILL) takes its running steps with it; the thread that starts a child
+    must wait for it (the kernel's signal follows that thread)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen] = set()
         self.stopping = threading.Event()
 
-    def start(self, *args, **kwargs) -> subprocess.Popen:
-        """``Popen``, remembered until ``finished``; refused once the run is stopping."""
+    def start(self, command: Sequence[str], **popen_options) -> subprocess.Popen:
+        """``Popen(command)``, tethered to this process and remembered until ``finished``;
+        refused once the run is stopping."""
         with self._lock:
             if self.stopping.is_set():
                 raise KeyboardInterrupt("the run is stopping")
-            process = subprocess.Popen(*args, **kwargs)
+            process = subprocess.Popen(tethered(command), **popen_options)
             self._running.add(process)
             return process
 

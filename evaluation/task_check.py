@@ -1,19 +1,23 @@
 """Check a HEAR task folder before heareval reads it.
 
 heareval asserts or raises deep inside its runners (after minutes of embedding) when
-``task_metadata.json``, ``labelvocabulary.csv`` or a split file is malformed, and the user
-sees its traceback in a log. The checks here cover what its runners read, and each message
-names the file, the problem and what a valid folder holds.
+``task_metadata.json``, ``labelvocabulary.csv`` or a split file is malformed, or when the
+``16000/<split>/`` audio folder or a file a split names is missing, and the user sees its
+traceback in a log. The checks here cover what its runners read, and each message names the
+file, the problem and what a valid folder holds.
 """
 from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
 TRAINVALTEST = ["train", "valid", "test"]
+#: The sample rate of every hear_byols variant: heareval reads their audio from ``<task>/16000/``.
+AUDIO_RATE = 16000
 _METADATA_TYPES: dict[str, tuple[type, ...]] = {
     "task_name": (str,), "embedding_type": (str,), "prediction_type": (str,), "split_mode": (str,),
     "splits": (list,), "evaluation": (list,), "sample_duration": (int, float, type(None)),
@@ -31,8 +35,11 @@ def check_task_folder(folder: Path) -> None:
         raise TaskFolderError(f"{folder}: no such task folder; --tasks names folders directly under --tasks-dir")
     metadata = _check_metadata(folder / "task_metadata.json")
     labels = _check_vocabulary(folder / "labelvocabulary.csv")
-    for split in metadata["splits"]:
-        _check_split(folder / f"{split}.json", metadata["embedding_type"], labels)
+    splits = {split: folder / f"{split}.json" for split in metadata["splits"]}
+    names = {split: _check_split(path, metadata["embedding_type"], labels) for split, path in splits.items()}
+    audio = _check_audio_root(folder)
+    for split, files in names.items():
+        _check_audio(splits[split], audio / split, files)
 
 
 def _check_metadata(path: Path) -> dict[str, Any]:
@@ -68,7 +75,8 @@ def _check_vocabulary(path: Path) -> set[str]:
     return set(labels)
 
 
-def _check_split(path: Path, embedding_type: str, labels: set[str]) -> None:
+def _check_split(path: Path, embedding_type: str, labels: set[str]) -> list[str]:
+    """The audio file names of a valid split file."""
     split = _read_json(path)
     if not isinstance(split, dict):
         raise TaskFolderError(f"{path}: must map each audio file name to its labels, found {type(split).__name__}")
@@ -85,6 +93,34 @@ def _check_split(path: Path, embedding_type: str, labels: set[str]) -> None:
             shape = '[{"label": ..., "start": ms, "end": ms}, ...]' if embedding_type == "event" else "[label, ...]"
             problem = f"labels {unknown} not in labelvocabulary.csv" if ok else f"expected {shape}, found {value!r}"
             raise TaskFolderError(f"{path}: {name!r}: {problem}")
+    return list(split)
+
+
+def _check_audio_root(folder: Path) -> Path:
+    """``<task>/16000/``: heareval reads a model's audio from ``<task>/<model.sample_rate>/<split>/``."""
+    audio = folder / str(AUDIO_RATE)
+    if not audio.is_dir():
+        rates = sorted(path.name + "/" for path in folder.iterdir() if path.is_dir() and path.name.isdigit())
+        found = f"found {', '.join(rates)}" if rates else "found no audio folder"
+        raise TaskFolderError(
+            f"{audio}: missing ({found}); hear_byols models take {AUDIO_RATE} Hz audio, which heareval reads from "
+            f"<task>/{AUDIO_RATE}/<split>/: resample the task to {AUDIO_RATE} Hz (e.g. with hear-preprocess)"
+        )
+    return audio
+
+
+def _check_audio(split_file: Path, audio_dir: Path, names: list[str]) -> None:
+    """Every file ``split_file`` names is in ``audio_dir`` (one directory listing, not a stat per file)."""
+    if not audio_dir.is_dir():
+        raise TaskFolderError(f"{audio_dir}: missing; it holds the audio files that {split_file} names")
+    present = set(os.listdir(audio_dir))
+    missing = [name for name in names if name not in present and not (audio_dir / name).is_file()]
+    if missing:
+        shown = ", ".join(map(repr, missing[:5])) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise TaskFolderError(
+            f"{split_file}: {len(missing)} audio file(s) missing from {audio_dir}: {shown}; restore them, or remove "
+            "their entries from the split file"
+        )
 
 
 def _read_json(path: Path) -> Any:

@@ -1,8 +1,9 @@
 """The HEAR 2021 API, written once and bound to each variant by the thin variant modules."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import torch
 from torch import Tensor
@@ -12,6 +13,7 @@ from hear_byols.encoders.base import Layer, find_layer
 from hear_byols.model import ByolsModel, require_byols_model
 from hear_byols.scene import scene_embeddings
 from hear_byols.errors import InvalidAudioError, InvalidOptionError
+from hear_byols.normalization import parse_normalization
 from hear_byols.precision import FLOAT32, parse_precision
 from hear_byols.timestamps import (
     DEFAULT_FRAME_DURATION_MS,
@@ -49,18 +51,41 @@ def load_model(
     ``model.layer`` holds it, ``model.scene_embedding_size`` its size). Compute runs on the
     model's device: move it once with ``model.to(device)``.
     """
-    if timestamp_mode not in TIMESTAMP_MODES:
-        raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
-    precision = parse_precision(precision)
-    if layer is not None:
-        # a bad name fails before any weights are looked for (layer names never depend on them)
-        find_layer(variant_spec(variant).layers(), layer, f"hear_byols.{variant}")
+    check_option_values(variant, normalization, timestamp_mode, precision, layer)
     path = resolve_weights(variant, model_file_path or "")
     model = model_from_checkpoint(variant, path, normalization)
     model.select_layer(layer)
     model.timestamp_mode = timestamp_mode
-    model.precision = precision
+    model.precision = parse_precision(precision)
     return model
+
+
+def check_load_options(variant: str, options: Mapping[str, Any]) -> None:
+    """Raise the InvalidOptionError that ``hear_byols.<variant>.load_model(**options)`` would,
+    without looking for weights or building a model, so that a harness can refuse bad
+    ``--model-options`` before it starts any work (``python -m evaluation run``)."""
+    parameters = inspect.signature(load_model).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.kind is p.KEYWORD_ONLY and p.name != "variant"}
+    unknown = [name for name in options if name not in defaults]
+    if unknown:
+        raise InvalidOptionError(
+            f"{', '.join(map(repr, unknown))}: not an option of hear_byols.{variant}.load_model; "
+            f"it takes {', '.join(defaults)}"
+        )
+    check_option_values(variant, **(defaults | dict(options)))
+
+
+def check_option_values(variant: str, normalization: Any, timestamp_mode: Any, precision: Any, layer: Any) -> None:
+    """``load_model``'s checks of its options, made before any weights are looked for (none of
+    them depends on the weights)."""
+    spec = variant_spec(variant)
+    if not isinstance(timestamp_mode, str) or timestamp_mode not in TIMESTAMP_MODES:
+        raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
+    parse_precision(precision)
+    if normalization is not None:
+        parse_normalization(normalization)
+    if layer is not None:
+        find_layer(spec.layers(), layer, f"hear_byols.{variant}")
 
 
 def get_scene_embeddings(audio: Any, model: ByolsModel) -> Tensor:

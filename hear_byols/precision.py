@@ -33,7 +33,7 @@ _TF32_BACKENDS = ("cuda", "cudnn")
 
 def parse_precision(value: object) -> str:
     """Accept one of ``PRECISIONS`` (JSON-serialisable, so heareval's --model-options can pass it)."""
-    if value in AUTOCAST_DTYPES:
+    if isinstance(value, str) and value in AUTOCAST_DTYPES:
         return str(value)
     raise InvalidOptionError(
         f"precision={value!r}; choose one of {list(PRECISIONS)}: 'float32' (default, the published numbers), "

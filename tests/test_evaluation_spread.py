@@ -285,14 +285,18 @@ def test_a_chain_another_process_is_working_on_is_not_touched(fake, tmp_path):
     lock = tmp_path / "out" / "locks" / "hear_byols.cvt__spoken_words.lock"
     with ledger.held(lock) as held:
         assert held is not None
+        ledger.claim(held, ledger.Holder(os.getpid(), os.getpid(), "hear_byols.cvt spoken_words embeddings", "now"))
         with pytest.raises(runner.RunError) as failure:
             runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
-    assert "failed: hear_byols.cvt spoken_words embeddings" in str(failure.value)
-    assert "another process holds" in str(failure.value) and str(lock) in str(failure.value)
+    message = str(failure.value)
+    assert "failed: hear_byols.cvt spoken_words embeddings" in message
+    holder = f"harness pid {os.getpid()}, running hear_byols.cvt spoken_words embeddings since now"
+    assert f"another process ({holder}) holds {lock}" in message and "other --shard values" in message
     assert not (tmp_path / "markers" / "hear_byols.cvt__spoken_words__embeddings.start").exists()
     recorded = statuses(ledger.step_records(tmp_path / "out"))
     assert sum(status == "done" for status in recorded.values()) == 2 + 2 * 2 * 3 - 2
-    assert lock.read_text() == ""  # a lock file is never written
+    assert lock.read_text() == ""  # released: it names no holder any more
+    assert all(path.read_text() == "" for path in (tmp_path / "out" / "locks").glob("*.lock"))
 
 
 def test_a_shard_refuses_weights_another_shard_recorded(fake, tmp_path):
@@ -376,9 +380,17 @@ def test_ctrl_c_or_sigterm_stops_the_children_and_the_rerun_resumes(fake, tmp_pa
     assert runner.missing_chains(config(tmp_path), [(m, t) for m in MODULES for t in TASKS]) == []
 
 
-def test_a_step_orphaned_by_a_killed_harness_keeps_its_chain_locked(fake, tmp_path):
-    """kill -9 of the harness alone leaves its running step behind: a rerun must not start the
-    same chain beside it, and completes once the orphan is gone."""
+def running(pid: int) -> bool:
+    """Whether ``pid`` is a live process (a zombie waiting for init to reap it is not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def test_a_sigkilled_harness_takes_its_running_step_with_it(fake, tmp_path):
+    """kill -9 of the harness alone (the OOM killer) gives it no chance to stop its steps: the
+    kernel must, so that no heareval step runs on unseen, and a plain rerun completes."""
     out = tmp_path / "out"
     hang = "hear_byols.default:spoken_words:embeddings"
     process = subprocess.Popen(driver(out, "--jobs", "2"), cwd=ROOT, env={**os.environ, "FAKE_HANG": hang},
@@ -388,23 +400,57 @@ def test_a_step_orphaned_by_a_killed_harness_keeps_its_chain_locked(fake, tmp_pa
     while not marker.exists():
         assert process.poll() is None and time.monotonic() < deadline, "the hanging step never started"
         time.sleep(0.1)
-    orphan = int(marker.read_text())
-    process.kill()  # SIGKILL, the harness only: no chance to stop its child
+    step = int(marker.read_text())
+    held = ledger.holder(out / "locks" / "hear_byols.default__spoken_words.lock")
+    assert held is not None and (held.harness, held.step) == (process.pid, step)  # the launcher exec'd: one pid
+    process.kill()  # SIGKILL, the harness only
     process.wait()
     try:
-        beside = subprocess.run(driver(out, "--jobs", "2"), cwd=ROOT, capture_output=True, text=True, timeout=300)
-        assert beside.returncode == 1, beside.stdout + beside.stderr
-        assert "failed: hear_byols.default spoken_words embeddings" in beside.stderr
-        assert "another process holds" in beside.stderr
-        assert len(list(fake.glob("hear_byols.default__spoken_words__embeddings.start"))) == 1
+        deadline = time.monotonic() + 10
+        while running(step) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not running(step), "the step outlived its killed harness"
     finally:
-        os.kill(orphan, signal.SIGKILL)
-    deadline = time.monotonic() + 60
-    while Path(f"/proc/{orphan}").exists() and time.monotonic() < deadline:  # reaped by init
-        time.sleep(0.1)
+        if running(step):
+            os.kill(step, signal.SIGKILL)
     resumed = subprocess.run(driver(out, "--jobs", "2"), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert runner.missing_chains(config(tmp_path), [(m, t) for m in MODULES for t in TASKS]) == []
+
+
+@pytest.mark.parametrize("step_alive", [True, False])
+def test_a_step_left_running_by_a_killed_run_is_named_by_the_rerun(fake, tmp_path, step_alive):
+    """Where the kernel cannot stop it (no PR_SET_PDEATHSIG), a leftover step (or a process it
+    started, which inherited the lock) keeps its chain locked: the rerun must say so, with the
+    pid, not blame other --shard values."""
+    lock = tmp_path / "out" / "locks" / "hear_byols.cvt__spoken_words.lock"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    gone_pid = int(gone.stdout)
+    holder = (
+        "import os, sys, time; from pathlib import Path; from evaluation import ledger\n"
+        "with ledger.held(Path(sys.argv[1])) as fd:\n"
+        "    step = os.getpid() if sys.argv[3] == 'True' else int(sys.argv[2])\n"
+        "    ledger.claim(fd, ledger.Holder(int(sys.argv[2]), step, 'hear_byols.cvt spoken_words embeddings', 'then'))\n"
+        "    print('held', flush=True); time.sleep(600)\n"
+    )
+    leftover = subprocess.Popen([sys.executable, "-c", holder, str(lock), str(gone_pid), str(step_alive)], cwd=ROOT,
+                                stdout=subprocess.PIPE, text=True)
+    try:
+        assert leftover.stdout.readline().strip() == "held"
+        with pytest.raises(runner.RunError) as failure:
+            runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
+    finally:
+        leftover.kill()
+        leftover.wait()
+    message = str(failure.value).split("failed: hear_byols.cvt spoken_words embeddings")[1]
+    assert f"killed run (harness pid {gone_pid}, gone" in message and str(lock) in message, message
+    if step_alive:
+        assert f"pid {leftover.pid}, was left running" in message and f"kill {leftover.pid}" in message
+    else:
+        assert f"pid {gone_pid}, ended" in message and f"fuser -v {lock}" in message
+    assert "--shard" not in message
+    assert not (tmp_path / "markers" / "hear_byols.cvt__spoken_words__embeddings.start").exists()
+    runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)  # gone: the rerun completes
 
 
 # --- the real thing -----------------------------------------------------------------------------

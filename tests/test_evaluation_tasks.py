@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 
 from evaluation import tasks
+from evaluation.task_check import check_task_folder
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng missing: make system-deps")
 
@@ -58,6 +59,7 @@ def test_heareval_folder_format(task_root, name):
                 for event in clip_labels:
                     assert event["label"] in labels_in_vocabulary
                     assert 0 <= event["start"] < event["end"] <= meta["sample_duration"] * 1000
+    check_task_folder(folder)  # the harness's check passes what heareval reads
 
 
 def test_kfold_task_has_five_stratified_folds(task_root):
