@@ -156,7 +156,8 @@ class CvT(Encoder):
         super().__init__()
         if pooling not in CVT_POOLINGS:
             raise InvalidOptionError(
-                f"pooling={pooling!r} in a CvT variant config; choose one of {', '.join(map(repr, CVT_POOLINGS))}"
+                f"pooling={pooling!r} in a CvT variant config: choose one of {', '.join(map(repr, CVT_POOLINGS))} "
+                "(SERAB's cvt_pool values; fix the YAML file)"
             )
         self.pooling = CVT_POOLINGS[pooling]
         stages: list[nn.Module] = []
