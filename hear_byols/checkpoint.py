@@ -116,7 +116,8 @@ def _fitting(state_dict: Mapping[str, Tensor], variant: str) -> dict[str, Tensor
 
 def identify_variants(state_dict: Mapping[str, Tensor]) -> list[str]:
     """Variants whose encoder the checkpoint fits (keys and shapes), fixed-width variants first:
-    several share an architecture (AudioNTT2020 d=2048: default and byola; CvT: cvt and cvt_byols)."""
+    several share an architecture (AudioNTT2020 d=2048: default and byola; CvT 64/256/512: cvt,
+    cvt_byols and cvt_byols_bs512, which pool differently but have the same weights' shapes)."""
     names = [name for name in variant_names() if _fitting(state_dict, name) is not None]
     return sorted(names, key=lambda name: variant_spec(name).infer_from_checkpoint)
 

@@ -106,7 +106,9 @@ def test_audio_ntt_checkpoint_is_recognised_by_its_shapes(checkpoint_path):
         state = torch.load(checkpoint_path(variant), weights_only=True)
         assert identify_variants(state) == [variant, "byola"]
     state = torch.load(checkpoint_path("cvt"), weights_only=True)
-    assert identify_variants(state) == ["cvt", "cvt_byols"]
+    assert identify_variants(state) == ["cvt", "cvt_byols", "cvt_byols_bs512"]
+    state = torch.load(checkpoint_path("cvt_byols_small"), weights_only=True)
+    assert identify_variants(state) == ["cvt_byols_small"]
 
 
 def test_unknown_state_dict(tmp_path):

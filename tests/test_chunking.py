@@ -12,6 +12,7 @@ from hear_byols.normalization import Moments
 from hear_byols.timestamps.frame_log_mels import frame_log_mels
 from hear_byols.timestamps.framing import frame_grid, frames_view, pad_for_frames
 from hear_byols.timestamps import sliding
+from hear_byols.encoders.base import MEAN, MEAN_MAX
 from hear_byols.timestamps.sliding import pool_windows, window_steps
 
 GIB = 1 << 30
@@ -100,15 +101,23 @@ def test_frame_chunks_are_read_without_host_reads(frontend, no_host_sync):
         frames_view(pad_for_frames(audio, fractional), fractional, 2, 9)
 
 
+#: a window's pooling written plainly, per pooling a layer can have
+_WINDOW_REFERENCE = {
+    MEAN_MAX: lambda window: window.mean(dim=1) + window.amax(dim=1),
+    MEAN: lambda window: window.mean(dim=1),  # SERAB's mean-pooled CvT
+}
+
+
+@pytest.mark.parametrize("pooling", _WINDOW_REFERENCE)
 @pytest.mark.parametrize("steps_per_pass", [sliding.POOLED_STEPS_PER_PASS, 30])
-def test_pooled_windows_equal_a_loop_over_windows(steps_per_pass, monkeypatch):
+def test_pooled_windows_equal_a_loop_over_windows(steps_per_pass, pooling, monkeypatch):
     monkeypatch.setattr(sliding, "POOLED_STEPS_PER_PASS", steps_per_pass)
     features = torch.randn(2, 40, 8, generator=torch.Generator().manual_seed(6))
     centres = torch.arange(0, 3300, 50, dtype=torch.float32)  # windows clamped at both ends
     firsts, lasts = window_steps(centres, 500.0, 80.0, features.shape[1])
     expected = torch.stack(
-        [features[:, f:l].mean(dim=1) + features[:, f:l].amax(dim=1) for f, l in zip(firsts.tolist(), lasts.tolist())], dim=1
+        [_WINDOW_REFERENCE[pooling](features[:, f:l]) for f, l in zip(firsts.tolist(), lasts.tolist())], dim=1
     )
     assert (lasts - firsts).min() >= 1 and int(lasts.max()) == 40 and int(firsts.min()) == 0
     for pool in (pool_windows, sliding.pool_windows_by_gathers, sliding.pool_windows_by_slices):
-        torch.testing.assert_close(pool(features, firsts, lasts), expected, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(pool(features, firsts, lasts, pooling), expected, rtol=1e-6, atol=1e-6)

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from torch.nn import functional as F
 
 from conftest import ALL_VARIANTS, on_device
 from hear_byols import api
 from hear_byols.checkpoint import model_from_checkpoint
 from hear_byols.cli import main
-from hear_byols.encoders.base import LAST_STEP, MEAN_MAX, mean_plus_max_over_time
+from hear_byols.encoders.base import LAST_STEP, MEAN, MEAN_MAX, mean_plus_max_over_time
 from hear_byols.encoders.fast import encode, pools_over_time
 from hear_byols.errors import InvalidOptionError
 from hear_byols.variants import variant_spec
@@ -73,7 +74,7 @@ def test_layer_lists_are_defined_once_and_end_with_the_embedding(variant, models
     layers = spec.layers()
     assert model.layers == layers == tuple(api.list_layers(variant))
     assert len({layer.name for layer in layers}) == len(layers) >= 3
-    assert all(layer.size > 0 and layer.pooling in (MEAN_MAX, LAST_STEP) for layer in layers)
+    assert all(layer.size > 0 and layer.pooling in (MEAN_MAX, MEAN, LAST_STEP) for layer in layers)
     final = layers[-1]
     assert final.size == spec.embedding_size == model.encoder.embedding_size
     assert final.pools_over_time == pools_over_time(model.encoder)
@@ -138,8 +139,9 @@ def test_selecting_the_default_again_restores_the_published_embedding(models, cl
     assert torch.equal(api.get_scene_embeddings(clips, model), published)
 
 
-def _hooked_reference(encoder, log_mel: torch.Tensor, encoder_type: str) -> dict[str, torch.Tensor]:
-    """Every layer's pooled output, read by forward hooks from one full reference forward pass."""
+def _hooked_reference(encoder, log_mel: torch.Tensor, encoder_type: str, mean_pooled: bool) -> dict[str, torch.Tensor]:
+    """Every layer's pooled output, read by forward hooks from one full reference forward pass;
+    ``mean_pooled``: maps pooled as SERAB's CvT ``pool='mean'`` (``AdaptiveAvgPool2d(1)``)."""
     captured = {}
     modules = dict(encoder.named_modules())
     handles = []
@@ -157,6 +159,9 @@ def _hooked_reference(encoder, log_mel: torch.Tensor, encoder_type: str) -> dict
             handle.remove()
     pooled = {}
     for name, output in captured.items():
+        if mean_pooled:
+            pooled[name] = F.adaptive_avg_pool2d(output, 1).flatten(1)
+            continue
         if output.dim() == 4:  # (B, C, F, T) feature map -> per-step features
             output = output.permute(0, 3, 2, 1).flatten(2)
         if output.dim() == 2:  # clstm's fc: already one vector per clip
@@ -168,13 +173,14 @@ def _hooked_reference(encoder, log_mel: torch.Tensor, encoder_type: str) -> dict
     return pooled
 
 
-@pytest.mark.parametrize("variant", ["default", "cvt", "resnetish34", "clstm"])
+@pytest.mark.parametrize("variant", ["default", "cvt", "cvt_byols_bs512", "resnetish34", "clstm"])
 def test_each_layer_taps_the_reference_module_its_name_says(variant, models):
-    """``default`` stands for the AudioNTT variants, ``cvt`` for cvt_byols (same encoder types)."""
+    """``default`` stands for the AudioNTT variants, ``cvt`` for cvt_byols and ``cvt_byols_bs512``
+    for the mean-pooled CvTs (same encoder types, same pooling)."""
     model = models(variant)
     encoder, encoder_type = model.encoder, variant_spec(variant).encoder_type
     log_mel = torch.randn(2, 1, 64, 48, generator=torch.Generator().manual_seed(3))
-    expected = _hooked_reference(encoder, log_mel, encoder_type)
+    expected = _hooked_reference(encoder, log_mel, encoder_type, mean_pooled=model.layers[-1].pooling == MEAN)
     with torch.no_grad():
         for layer in model.layers:
             got = encoder.layer_embedding(log_mel, layer.name)
@@ -258,7 +264,7 @@ def test_info_refuses_an_unknown_variant(capsys):
 
 def _layers_table() -> list[str]:
     """README's layer table as the encoders define it (sizes that follow a checkpoint: ``d``)."""
-    pooling_words = {MEAN_MAX: "mean + max", LAST_STEP: "last time step"}
+    pooling_words = {MEAN_MAX: "mean + max", MEAN: "mean over mel and time", LAST_STEP: "last time step"}
     rows = [
         "| variant | layers, input side first: name (embedding size); **the default** | pooling over time |",
         "|---|---|---|",

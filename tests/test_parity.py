@@ -50,6 +50,9 @@ GOLDENS = {
 OTHER_CHECKS = {
     "default1024": "no golden of the original: the code path of default/default512 at another width",
     "byola": "BYOL-A's own code defines scene embeddings only: test_byola_scene_embeddings_match_golden",
+    "cvt_byols_bs512": "no golden of SERAB's pool='mean': cvt's stage modules (golden-checked through cvt) "
+    "with AdaptiveAvgPool2d(1) as the reference pooling, tests/test_hardening_cvt_serab.py",
+    "cvt_byols_small": "as cvt_byols_bs512, at widths 64/128/256",
 }
 #: Above this the end-to-end error is float32 rounding, not a bug: ours must then be as close to
 #: the float64 result as the original's own output is (within this factor).

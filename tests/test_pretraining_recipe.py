@@ -119,8 +119,9 @@ def test_two_views_are_jointly_normalised_and_resume_exactly() -> None:
     assert abs(float(paired.mean())) < 1e-5 and abs(float(paired.std()) - 1) < 1e-4
 
 
-#: The large encoders (10-20 s a step on a 2-core CI machine) and cvt_byols (cvt's architecture) run as slow tests.
-_SLOW_ARCHITECTURES = {"resnetish34", "clstm", "cvt_byols"}
+#: The large encoders (10-20 s a step on a 2-core CI machine) and cvt's architectural twins (cvt_byols:
+#: same encoder; cvt_byols_bs512: same stages, mean pooling, which cvt_byols_small trains fast) run as slow tests.
+_SLOW_ARCHITECTURES = {"resnetish34", "clstm", "cvt_byols", "cvt_byols_bs512"}
 
 
 @pytest.mark.parametrize("variant", [pytest.param(name, marks=pytest.mark.slow) if name in _SLOW_ARCHITECTURES else name

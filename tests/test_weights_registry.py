@@ -33,7 +33,9 @@ BYOLA = "https://github.com/nttcslab/byol-a/raw/master/pretrained_weights/"
 def test_registry_lists_every_variant_from_its_config() -> None:
     assert not (package_checkpoints_dir() / "registry.yaml").exists()  # one definition: the configs
     assert registry_variants() == variant_names()
-    assert {"default", "default512", "default1024", "cvt", "cvt_byols"} <= set(registry_variants())
+    assert {"default", "default512", "default1024", "cvt", "cvt_byols", "cvt_byols_bs512", "cvt_byols_small"} <= set(
+        registry_variants()
+    )
 
 
 def test_default_is_the_file_hear_2021_scored() -> None:
@@ -56,7 +58,10 @@ def test_serab_files_are_registered_with_their_git_blobs() -> None:
     expected = {
         "default512": ["f4283f224c40a869e7bed9fd64316342ee2809c7"],
         "default1024": ["f5bcd923cf11ff279f155ba80c73547c10359fa5"],
-        "cvt_byols": ["416d2594c36826bff3964ff4f13bebddc506b85f", "5df63f41a145784978d69b7998e0269ea86f2308"],
+        "cvt_byols": ["416d2594c36826bff3964ff4f13bebddc506b85f"],
+        # SERAB's mean-pooled CvT files, each its own variant (not an alternative of cvt_byols)
+        "cvt_byols_bs512": ["5df63f41a145784978d69b7998e0269ea86f2308"],
+        "cvt_byols_small": ["c3c1eef7ac3d52357264a0975c197e0eee5d5c20"],
     }
     for variant, blobs in expected.items():
         files = registry_entries(variant)
@@ -64,7 +69,13 @@ def test_serab_files_are_registered_with_their_git_blobs() -> None:
         for wf in files:
             assert wf.urls == (SERAB + wf.filename,)
             assert (wf.licence, wf.licence_source, wf.redistributable) == ("MIT", SERAB_LICENCE, True)
-    assert "bs256" in registry_entries("cvt_byols")[0].filename  # the batch-256 file is the default
+    assert "bs256" in registry_entries("cvt_byols")[0].filename
+    assert registry_entries("cvt_byols_bs512")[0].filename == (
+        "cvt_s1-d1-e64_s2-d1-e256_s3-d1-e512_BYOLAs64x96-2107021643-e100-bs512-lr0003-rs42.pth"
+    )
+    assert registry_entries("cvt_byols_small")[0].filename == (
+        "cvt_s1-d1_s2-d1_s3-d1_BYOLAs64x96-2106251634-e100-bs512-lr0003-rs42.pth"
+    )
     d512 = default_weight_file("default512")
     assert d512 is not None
     assert (d512.size, d512.sha256) == (2_409_434, "449f5d0dc6b6fa8433d5e43769097520d3bc0fdae88977a7ac29e2e72ca51b52")
@@ -120,7 +131,9 @@ def test_find_weight_file_by_name() -> None:
 
 def test_unknown_variant_lists_known_ones() -> None:
     with pytest.raises(
-        InvalidOptionError, match=r"unknown variant 'bogus'.*byola, clstm, cvt, cvt_byols, default, default1024, default512, resnetish34"
+        InvalidOptionError,
+        match=r"unknown variant 'bogus'.*byola, clstm, cvt, cvt_byols, cvt_byols_bs512, cvt_byols_small, default, default1024, "
+        r"default512, resnetish34",
     ):
         registry_entries("bogus")
 

@@ -9,7 +9,12 @@ from hear_byols.errors import InvalidOptionError
 
 #: How a layer's per-time-step features become one vector.
 MEAN_MAX = "mean+max over time"
+#: SERAB's CvT ``pool='mean'`` (``AdaptiveAvgPool2d(1)``): a map's mean over mel bins and time,
+#: one value per channel. Its per-time-step features are the map's mean over mel bins.
+MEAN = "mean over mel and time"
 LAST_STEP = "last time step"
+#: The poolings that reduce per-time-step features (so windows of steps can be pooled alike).
+POOLINGS_OVER_TIME = (MEAN_MAX, MEAN)
 
 
 def mean_plus_max_over_time(features: Tensor) -> Tensor:
@@ -17,10 +22,28 @@ def mean_plus_max_over_time(features: Tensor) -> Tensor:
     return features.mean(dim=1) + features.amax(dim=1)
 
 
+def pool_over_time(features: Tensor, pooling: str) -> Tensor:
+    """``(B, T, D) -> (B, D)`` by ``pooling`` (one of ``POOLINGS_OVER_TIME``)."""
+    if pooling == MEAN_MAX:
+        return mean_plus_max_over_time(features)
+    if pooling == MEAN:
+        return features.mean(dim=1)
+    raise ValueError(f"{pooling!r} does not pool over time steps; choose one of {POOLINGS_OVER_TIME}")
+
+
 def flatten_channels_per_time_step(feature_map: Tensor) -> Tensor:
     """``(B, C, F, T) -> (B, T, F*C)`` in the reference's (mel-major, channel-minor) order."""
     batch, channels, freq, time = feature_map.shape
     return feature_map.permute(0, 3, 2, 1).reshape(batch, time, freq * channels)
+
+
+def map_time_steps(feature_map: Tensor, pooling: str) -> Tensor:
+    """A ``(B, C, F, T)`` map's per-time-step features for ``pooling``: ``(B, T, F*C)`` for
+    mean+max; ``(B, T, C)``, the mean over mel bins, for MEAN (whose mean over time is then the
+    map's mean over mel and time, as every step has the same number of bins)."""
+    if pooling == MEAN:
+        return feature_map.mean(dim=2).transpose(1, 2)
+    return flatten_channels_per_time_step(feature_map)
 
 
 def conv_output_size(size: int, conv: nn.Conv2d, axis: int = 0) -> int:
@@ -42,8 +65,8 @@ class Layer:
 
     @property
     def pools_over_time(self) -> bool:
-        """Whether the layer is a mean+max over per-time-step features (the sliding path needs it)."""
-        return self.pooling == MEAN_MAX
+        """Whether the layer pools per-time-step features (the sliding path needs it)."""
+        return self.pooling in POOLINGS_OVER_TIME
 
 
 class Encoder(nn.Module):
@@ -52,7 +75,7 @@ class Encoder(nn.Module):
     ``min_frames`` is the shortest log-mel (in STFT columns) the architecture accepts, so
     input validation can reject too-short clips with a clear message instead of a deep
     shape error. Encoders that pool over time define ``time_features`` (the per-step
-    features before the mean+max pooling); the others override ``forward``.
+    features before ``pooling``); the others override ``forward``.
 
     ``selectable_layers`` lists the intermediate representations (input side first; the last
     is ``forward``'s); ``layer_embedding`` computes one of them through the reference modules,
@@ -62,13 +85,16 @@ class Encoder(nn.Module):
 
     embedding_size: int
     min_frames: int = 1
+    #: how ``forward`` pools ``time_features`` (``POOLINGS_OVER_TIME``); encoders that override
+    #: ``forward`` (CLSTM) do not use it
+    pooling: str = MEAN_MAX
 
     def time_features(self, log_mel: Tensor) -> Tensor:
         """``(B, 1, n_mels, T) -> (B, T', D)`` features per encoder time step."""
         raise NotImplementedError(f"{type(self).__name__} does not pool over time")
 
     def forward(self, log_mel: Tensor) -> Tensor:
-        return mean_plus_max_over_time(self.time_features(log_mel))
+        return pool_over_time(self.time_features(log_mel), self.pooling)
 
     def selectable_layers(self) -> tuple[Layer, ...]:
         """The layers ``load_model(layer=...)`` accepts, input side first; the last is the output."""
@@ -80,12 +106,13 @@ class Encoder(nn.Module):
         return layers.index(find_layer(layers, name, type(self).__name__)) + 1
 
     def layer_time_features(self, log_mel: Tensor, name: str) -> Tensor:
-        """``(B, 1, n_mels, T) -> (B, T', D)``: per-step features of a mean+max layer."""
+        """``(B, 1, n_mels, T) -> (B, T', D)``: per-step features of a layer that pools over time."""
         raise NotImplementedError(f"{type(self).__name__} defines no layers")
 
     def layer_embedding(self, log_mel: Tensor, name: str) -> Tensor:
         """``(B, 1, n_mels, T) -> (B, D)``: layer ``name`` pooled the way the encoder pools."""
-        return mean_plus_max_over_time(self.layer_time_features(log_mel, name))
+        layer = find_layer(self.selectable_layers(), name, type(self).__name__)
+        return pool_over_time(self.layer_time_features(log_mel, name), layer.pooling)
 
 
 def find_layer(layers: tuple[Layer, ...], name: object, owner: str) -> Layer:

@@ -1,10 +1,13 @@
 """Convolutional transformer (CvT) encoder of Hybrid BYOL-S.
 
 Three stages, each: strided conv embedding, channel LayerNorm, transformer blocks whose
-q/kv projections are depthwise-separable convs. The output map is pooled mean+max over
-time, like AudioNTT. Module names mirror the reference so checkpoints load unchanged.
-Layers: ``stage1``..``stage3``, each stage's output map, mean+max over time (``stage3`` is
-the embedding).
+q/kv projections are depthwise-separable convs. The third stage's output map (after its last
+residual block; there is no final norm) is pooled as the variant config says, SERAB's
+``cvt_pool``: ``mean+max`` (the map flattened per time step, mean+max over time, like
+AudioNTT) or ``mean`` (``AdaptiveAvgPool2d(1)``: the mean over mel bins and time, one value per
+channel). Module names mirror the reference so checkpoints load unchanged (the pools have no
+parameters). Layers: ``stage1``..``stage3``, each stage's output map pooled the same way
+(``stage3`` is the embedding).
 """
 from __future__ import annotations
 
@@ -14,7 +17,11 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from hear_byols.encoders.base import MEAN_MAX, Encoder, Layer, flatten_channels_per_time_step
+from hear_byols.encoders.base import MEAN, MEAN_MAX, Encoder, Layer, map_time_steps
+from hear_byols.errors import InvalidOptionError
+
+#: ``pooling`` values of a CvT config (SERAB's ``cvt_pool``) -> how the stage maps are pooled
+CVT_POOLINGS = {"mean+max": MEAN_MAX, "mean": MEAN}
 
 
 class ChannelLayerNorm(nn.Module):
@@ -144,12 +151,20 @@ class CvT(Encoder):
         kv_proj_strides: Sequence[int],
         dim_head: int,
         n_mels: int = 64,
+        pooling: str = "mean+max",
     ) -> None:
         super().__init__()
+        if pooling not in CVT_POOLINGS:
+            raise InvalidOptionError(
+                f"pooling={pooling!r} in a CvT variant config: choose one of {', '.join(map(repr, CVT_POOLINGS))} "
+                "(SERAB's cvt_pool values; fix the YAML file)"
+            )
+        self.pooling = CVT_POOLINGS[pooling]
         stages: list[nn.Module] = []
         in_dim = 1
         freq = n_mels
-        #: channels x frequency bins of each stage's output (plain ints: not in the state dict)
+        #: each stage's embedding size (plain ints: not in the state dict): channels x frequency
+        #: bins for mean+max, channels for the mean over mel and time
         self.stage_sizes: list[int] = []
         for i, dim in enumerate(emb_dims):
             kernel, stride = emb_kernels[i], emb_strides[i]
@@ -162,15 +177,15 @@ class CvT(Encoder):
             )
             in_dim = dim
             freq = (freq + 2 * (kernel // 2) - kernel) // stride + 1
-            self.stage_sizes.append(freq * dim)
+            self.stage_sizes.append(dim if self.pooling == MEAN else freq * dim)
         self.layers = nn.Sequential(*stages, nn.Identity())
         self.embedding_size = self.stage_sizes[-1]
 
     def selectable_layers(self) -> tuple[Layer, ...]:
-        return tuple(Layer(f"stage{i + 1}", size, MEAN_MAX) for i, size in enumerate(self.stage_sizes))
+        return tuple(Layer(f"stage{i + 1}", size, self.pooling) for i, size in enumerate(self.stage_sizes))
 
     def layer_time_features(self, log_mel: Tensor, name: str) -> Tensor:
-        return flatten_channels_per_time_step(self.layers[: self.layer_position(name)](log_mel))
+        return map_time_steps(self.layers[: self.layer_position(name)](log_mel), self.pooling)
 
     def time_features(self, log_mel: Tensor) -> Tensor:
-        return flatten_channels_per_time_step(self.layers(log_mel))
+        return map_time_steps(self.layers(log_mel), self.pooling)

@@ -2,8 +2,9 @@
 
 The exact path encodes every 1 s frame separately (20 overlapping encoder passes per
 second of audio at a 50 ms hop). Here the encoder runs once over the whole clip's log-mel
-(normalised with the exact path's statistics) and each timestamp's embedding is the
-mean + max of the encoder's per-time-step features inside the 1 s window around it. This is
+(normalised with the exact path's statistics) and each timestamp's embedding pools the
+encoder's per-time-step features inside the 1 s window around it, the way the layer pools a
+clip (mean + max; or the mean, for SERAB's mean-pooled CvT). This is
 an approximation (receptive fields cross window borders; convolutions see real neighbours
 instead of zero padding): benchmarks/RESULTS.md reports how close it is.
 """
@@ -14,6 +15,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from hear_byols.encoders.base import MEAN_MAX, pool_over_time
 from hear_byols.model import ByolsModel
 from hear_byols.normalization import apply_stats
 from hear_byols.runtime import inference, ordinary_empty
@@ -44,7 +46,7 @@ def sliding_timestamp_embeddings(
         features = model.time_features(log_mel)  # (b, T', D)
         ms_per_step = hop_ms * log_mel.shape[-1] / features.shape[1]
         firsts, lasts = window_steps(timestamps, frame_duration / 2.0, ms_per_step, features.shape[1])
-        out = pool_windows(features, firsts, lasts)
+        out = pool_windows(features, firsts, lasts, model.selected_layer.pooling)
     return out.to(audio_device), timestamps.to(audio_device).expand(n_clips, -1).clone()
 
 
@@ -56,29 +58,28 @@ def window_steps(centres_ms: Tensor, half_ms: float, ms_per_step: float, n_steps
     return firsts, lasts
 
 
-def pool_windows(features: Tensor, firsts: Tensor, lasts: Tensor) -> Tensor:
-    """``mean + max`` of ``features`` ``(b, T, D)`` over steps ``firsts[k] .. lasts[k]-1`` for
-    every window ``k``: ``(b, n_windows, D)``.
+def pool_windows(features: Tensor, firsts: Tensor, lasts: Tensor, pooling: str) -> Tensor:
+    """``features`` ``(b, T, D)`` pooled by ``pooling`` (``MEAN_MAX`` or ``MEAN``) over steps
+    ``firsts[k] .. lasts[k]-1`` for every window ``k``: ``(b, n_windows, D)``.
 
     ``firsts`` and ``lasts`` are host tensors (no device sync). On CPU one contiguous slice per
     window is cheapest (the masked gathers below measured 1.3-1.7x slower in the benchmark); on
     an accelerator the per-window kernel launches dominate, so windows are pooled in a few gathers.
     """
     if features.device.type == "cpu":
-        return pool_windows_by_slices(features, firsts, lasts)
-    return pool_windows_by_gathers(features, firsts, lasts)
+        return pool_windows_by_slices(features, firsts, lasts, pooling)
+    return pool_windows_by_gathers(features, firsts, lasts, pooling)
 
 
-def pool_windows_by_slices(features: Tensor, firsts: Tensor, lasts: Tensor) -> Tensor:
+def pool_windows_by_slices(features: Tensor, firsts: Tensor, lasts: Tensor, pooling: str) -> Tensor:
     """``pool_windows`` as one slice per window."""
     out = ordinary_empty(features.shape[0], len(firsts), features.shape[-1], device=features.device)
     for k, (first, last) in enumerate(zip(firsts.tolist(), lasts.tolist())):
-        window = features[:, first:last]
-        out[:, k] = window.mean(dim=1) + window.amax(dim=1)
+        out[:, k] = pool_over_time(features[:, first:last], pooling)
     return out
 
 
-def pool_windows_by_gathers(features: Tensor, firsts: Tensor, lasts: Tensor) -> Tensor:
+def pool_windows_by_gathers(features: Tensor, firsts: Tensor, lasts: Tensor, pooling: str) -> Tensor:
     """``pool_windows`` in passes of masked gathers (``POOLED_STEPS_PER_PASS`` steps each)."""
     out = ordinary_empty(features.shape[0], len(firsts), features.shape[-1], device=features.device)
     width = max(1, int((lasts - firsts).max()))
@@ -90,7 +91,8 @@ def pool_windows_by_gathers(features: Tensor, firsts: Tensor, lasts: Tensor) -> 
         steps = first + offsets  # (n, width)
         inside = (steps < last)[None, :, :, None]
         window = features[:, steps.clamp(max=features.shape[1] - 1)]  # (b, n, width, D)
-        total = torch.where(inside, window, 0.0).sum(dim=2)
-        peak = torch.where(inside, window, -torch.inf).amax(dim=2)
-        out[:, begin : begin + per_pass] = total / (last - first) + peak
+        pooled = torch.where(inside, window, 0.0).sum(dim=2) / (last - first)
+        if pooling == MEAN_MAX:
+            pooled = pooled + torch.where(inside, window, -torch.inf).amax(dim=2)
+        out[:, begin : begin + per_pass] = pooled
     return out

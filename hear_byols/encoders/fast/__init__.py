@@ -11,14 +11,14 @@ from typing import Callable
 from torch import Tensor
 
 from hear_byols.encoders.audio_ntt import AudioNTT2020
-from hear_byols.encoders.base import Encoder, mean_plus_max_over_time
+from hear_byols.encoders.base import Encoder, pool_over_time
 from hear_byols.encoders.cvt import CvT
 from hear_byols.encoders.fast import audio_ntt
 from hear_byols.encoders.fast.audio_ntt_overlap import overlapping_frame_embeddings
 from hear_byols.encoders.resnetish import ResNetish
 
-#: Per-time-step features of the encoders that mean+max pool over time (CLSTM does not: its
-#: embedding is the last recurrent state).
+#: Per-time-step features of the encoders that pool over time (CLSTM does not: its embedding is
+#: the last recurrent state).
 _TIME_FEATURES: dict[type, Callable[[Encoder, Tensor], Tensor]] = {
     AudioNTT2020: audio_ntt.time_features,
     CvT: CvT.time_features,
@@ -27,7 +27,7 @@ _TIME_FEATURES: dict[type, Callable[[Encoder, Tensor], Tensor]] = {
 
 
 def pools_over_time(encoder: Encoder) -> bool:
-    """Whether the embedding is a mean+max over per-time-step features."""
+    """Whether the embedding pools per-time-step features (by ``encoder.pooling``)."""
     return type(encoder) in _TIME_FEATURES
 
 
@@ -35,7 +35,7 @@ def encode(encoder: Encoder, log_mel: Tensor) -> Tensor:
     """``encoder(log_mel)`` (``(B, 1, n_mels, T) -> (B, D)``) through its eval fast path."""
     if encoder.training or not pools_over_time(encoder):
         return encoder(log_mel)
-    return mean_plus_max_over_time(time_features(encoder, log_mel))
+    return pool_over_time(time_features(encoder, log_mel), encoder.pooling)
 
 
 def time_features(encoder: Encoder, log_mel: Tensor) -> Tensor:
