@@ -235,6 +235,22 @@ def test_full_disk_at_a_checkpoint_keeps_the_previous_consistent_pair(corpus: Pa
     assert [int(row["step"]) for row in _rows(tmp_path)] == [1, 2, 3]
 
 
+def test_full_disk_outside_a_checkpoint_is_a_storage_error(corpus: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import hear_byols.pretraining.outputs as outputs
+
+    pytest.importorskip("matplotlib")  # the loss plot is the write that fails here
+
+    def disk_full(path: Path, *args: Any, **kwargs: Any) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(outputs, "atomic_write", disk_full)  # the loss plot (and the Hybrid target cache)
+    assert run_pretraining(_config(corpus, tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert "No space left on device" in err and "Traceback" not in err
+
+
 def test_resume_detects_an_encoder_that_is_not_its_checkpoints(corpus: Path, tmp_path: Path,
                                                                caplog: pytest.LogCaptureFixture) -> None:
     assert run_pretraining(_config(corpus, tmp_path)) == 0

@@ -148,7 +148,8 @@ def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
         raise UsageError(f"{len(files)} files are fewer than one global batch of {cfg.batch_size}: lower --batch-size")
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     net = spec.build_encoder().train()
-    info: dict[str, Any] = {"init": initial_weights(net, cfg.init, cfg.variant) if cfg.init and not cfg.resume else None}
+    starts_from = cfg.init if checkpoint is None else None  # a resumed run's weights are its checkpoint's
+    info: dict[str, Any] = {"init": initial_weights(net, starts_from, cfg.variant) if starts_from else None}
     functionals = Functionals(cfg.hybrid) if cfg.hybrid else None
     head = MLP(spec.embedding_size, functionals.size, HEAD_HIDDEN) if functionals else None
     objective = Objective(ByolLearner(net, spec.embedding_size, tau=cfg.tau), head, cfg.byol_weight, cfg.hybrid_weight)
@@ -181,8 +182,8 @@ def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
     run.info["setup_s"] = time.monotonic() - started
     run.sessions.append({"config": asdict(cfg), "processes": ctx.world, "device": str(ctx.device),
                          "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                         "from_step": run.position.step, "to_step": run.position.step, "elapsed_s": 0.0,
-                         "stopped_by": None})
+                         "setup_s": run.info["setup_s"], "from_step": run.position.step,
+                         "to_step": run.position.step, "elapsed_s": 0.0, "stopped_by": None})
     return run
 
 
@@ -241,14 +242,13 @@ def write_run_files(run: Run, ranks: list[dict[str, Any]], elapsed: float, metri
         files.append((out / "unreadable.txt", lambda fh: fh.write(("\n".join(unreadable) + "\n").encode())))
     record = run_record(run, elapsed, encoder_sha256)
     files.append((out / "run.json", lambda fh: fh.write(json_bytes(record))))
+    kept = "its previous checkpoint.pt and encoder.pth, which belong together, are kept" if (
+        out / "checkpoint.pt").is_file() else "nothing was saved"
     try:
         atomic_write_all(files)  # checkpoint.pt before encoder.pth before run.json: see resume.restore
     except OSError as exc:
-        raise StorageError(
-            f"cannot save step {run.position.step} into {out} ({exc.strerror or exc}): it keeps the previous "
-            f"checkpoint.pt and encoder.pth, which belong together. Free space there (or make it writable), then "
-            f"continue with --resume {out}"
-        ) from None
+        raise StorageError(f"cannot save step {run.position.step} into {out} ({exc.strerror or exc}); {kept}. "
+                           f"Free space there (or make it writable), then continue with --resume {out}") from None
 
 
 def parameters_digest(model: nn.Module) -> str:

@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", required=True, type=Path, metavar="RUN_DIR", help="run directory: encoder.pth, checkpoint.pt, run.json, metrics.csv")
     add("--epochs", type=int, default=100, help="epochs (default 100, the recipe)")
     add("--max-steps", type=int, default=None, help="stop after this many optimiser steps (overrides --epochs)")
-    add("--max-time", type=float, default=None, metavar="SECONDS", help="stop (checkpointed) after this much training time in this session (a resume gets it anew)")
+    add("--max-time", type=float, default=None, metavar="SECONDS", help="stop (checkpointed) after this much training in this session")
     add("--batch-size", type=int, default=256, help="global batch over all processes and accumulation (default 256)")
     add("--accumulate", type=int, default=1, metavar="K", help="gradient accumulation: K micro-batches per step")
     add("--lr", type=float, default=3e-4, help="AdamW learning rate (default 3e-4; other AdamW settings are torch's)")

@@ -1,6 +1,7 @@
 """Run one training process end to end: join the group, claim RUN_DIR, train, report, leave."""
 from __future__ import annotations
 
+import errno
 import logging
 import sys
 from pathlib import Path
@@ -13,6 +14,9 @@ from hear_byols.pretraining.rundir import claimed_run_dir
 from hear_byols.pretraining.stopping import COMPLETED, MAX_TIME, exit_status
 
 log = logging.getLogger("hear_byols.pretraining")
+#: A disk that is full, over quota or read-only: a storage error, wherever a file is written
+#: (the run's saves say more; this covers the Hybrid target cache and the loss plot).
+STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
 def run_pretraining(cfg: PretrainConfig) -> int:
@@ -36,6 +40,12 @@ def run_pretraining(cfg: PretrainConfig) -> int:
         return 2
     except HearByolsError as exc:
         print(f"pretrain: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        print(f"pretrain: error: cannot write {exc.filename or cfg.out} ({exc.strerror}): free space there, or "
+              f"make it writable; a saved checkpoint is continued with --resume {cfg.out}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # Ctrl-C during setup, or twice during training
         print(f"pretrain: interrupted: stopped at once, unsaved; {cfg.out} keeps its last checkpoint, if any",
