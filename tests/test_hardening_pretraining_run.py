@@ -274,10 +274,10 @@ def test_max_time_counts_this_session_only(corpus: Path, one_step: Path, tmp_pat
     state = _checkpoint(one_step)
     state["elapsed_s"] = 10_000.0  # earlier sessions trained for hours
     torch.save(state, tmp_path / "checkpoint.pt")
-    out = tmp_path / "continued"
-    assert run_pretraining(_config(corpus, out, resume=str(tmp_path), max_steps=3, max_time=3600)) == 0
+    out, start = tmp_path / "continued", state["position"]["step"]
+    assert run_pretraining(_config(corpus, out, resume=str(tmp_path), max_steps=start + 2, max_time=3600)) == 0
     record = json.loads((out / "run.json").read_text())
-    assert record["position"]["step"] == 3 and record["finished"] is True
+    assert record["position"]["step"] == start + 2 and record["finished"] is True
 
 
 # L4: --resume A --out B keeps A's history
@@ -321,6 +321,23 @@ def test_a_stop_signal_checkpoints_at_the_step_boundary(corpus: Path, tmp_path: 
     assert record["position"]["step"] == 2 and record["stopped_by"] == number.name and not record["finished"]
     assert len(_rows(tmp_path)) == 2 and _encoder_matches_checkpoint(tmp_path)
     assert f"stopped by {number.name}" in caplog.text
+
+
+def test_ctrl_c_during_setup_exits_130_with_one_line(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    import hear_byols.pretraining.loop as loop
+
+    def interrupted(*_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop, "list_audio", interrupted)  # Ctrl-C while the data are scanned
+    try:
+        status = run_pretraining(_config(corpus, tmp_path))
+    except KeyboardInterrupt:  # would stop pytest itself
+        pytest.fail("KeyboardInterrupt escaped run_pretraining")
+    assert status == 130
+    err = capsys.readouterr().err
+    assert "interrupted" in err and len(err.strip().splitlines()) == 1
 
 
 def test_ctrl_c_on_the_command_saves_and_exits_130_without_a_traceback(corpus: Path, tmp_path: Path) -> None:
