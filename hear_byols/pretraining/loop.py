@@ -4,8 +4,8 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import time
-from datetime import datetime, timezone
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Any, Callable, ContextManager, Sequence
 
@@ -128,7 +128,8 @@ class Run:
 
 
 def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
-    """Build everything; a resumed run restores its exact state from ``checkpoint.pt``."""
+    """Build everything; a resumed run restores its exact state from ``checkpoint.pt``, whose file
+    and options are checked before the data are listed, and its data before any is read."""
     started = time.monotonic()
     checkpoint, resumed_from = None, None
     if cfg.resume:
@@ -294,6 +295,14 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
     """Set up (or resume) and train until the step budget is done, this session's ``--max-time``
     is spent or a stop signal arrives; each of these saves a checkpoint."""
     run = prepare(cfg, ctx)
+    with StopSignals() as signals:
+        train_steps(run, signals)
+    return run
+
+
+def train_steps(run: Run, signals: StopSignals) -> None:
+    """The training loop of a prepared run; sets ``run.stopped_by``."""
+    cfg, ctx = run.cfg, run.ctx
     out = Path(cfg.out)
     metrics = None
     if ctx.main:
@@ -306,62 +315,60 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
     started = time.monotonic()
     bar = tqdm(total=run.total_steps, initial=run.position.step, unit="step", disable=not ctx.main or cfg.quiet)
     samples_done, tick = 0, started
-    with StopSignals() as signals:
-        while run.position.step < run.total_steps and run.stopped_by is None:
-            run.dataset.epoch = run.position.epoch
-            batches = epoch_batches(len(run.files), run.micro_batch, ctx.world, ctx.rank, cfg.seed, run.position.epoch)
-            batches = batches[run.position.batch_in_epoch : run.steps_per_epoch * cfg.accumulate]
-            group: list[Batch] = []
-            for batch in loader(run.dataset, batches, cfg.workers):
-                group.append(batch)
-                if len(group) < cfg.accumulate:
-                    continue
-                losses = optimiser_step(model, run.objective.learner, run.optimiser,
-                                        [micro_batch(run, b) for b in group], autocast=autocast)
-                run.position.step += 1
-                run.position.batch_in_epoch += cfg.accumulate
-                session_s = time.monotonic() - started
-                elapsed = run.elapsed_before + session_s
-                over_time = cfg.max_time is not None and session_s >= cfg.max_time
-                values = [losses["loss"], losses["byol_loss"], losses.get("hybrid_loss", 0.0),
-                          sum(len(b.crops) for b in group), float(over_time), *signals.flags()]
-                total = ctx.sum(torch.tensor(values, dtype=torch.float64)).tolist()
-                step_samples, signalled = total[3], agreed_signal(total[5:])
-                samples_done += int(step_samples)
-                now = time.monotonic()  # samples/s over the whole step, waiting for data included
-                row = {"step": run.position.step, "epoch": run.position.epoch, "loss": total[0] / ctx.world,
-                       "byol_loss": total[1] / ctx.world, "samples_per_s": step_samples / (now - tick),
-                       "elapsed_s": elapsed}
-                tick = now
-                if cfg.hybrid:
-                    row["hybrid_loss"] = total[2] / ctx.world
-                if metrics is not None:
-                    metrics.add(row)
-                bar.update(1)
-                bar.set_postfix(loss=f"{row['loss']:.4f}", samples_s=f"{row['samples_per_s']:.1f}")
-                for item in group:
-                    run.failed.update(item.failed)
-                group = []
-                if run.position.step >= run.total_steps:
-                    run.stopped_by = COMPLETED
-                elif signalled is not None:
-                    run.stopped_by = signalled.name
-                elif total[4] > 0:
-                    run.stopped_by = MAX_TIME
-                if run.stopped_by is not None or run.position.step % cfg.save_every == 0:
-                    run.info["samples_per_s"] = samples_done / max(time.monotonic() - started, 1e-9)
-                    save(run, elapsed, metrics)
-                    tick = time.monotonic()  # the next step's rate leaves the checkpoint out
-                if run.stopped_by is not None:
-                    break
-            else:
-                run.position.epoch += 1
-                run.position.batch_in_epoch = 0
+    while run.position.step < run.total_steps and run.stopped_by is None:
+        run.dataset.epoch = run.position.epoch
+        batches = epoch_batches(len(run.files), run.micro_batch, ctx.world, ctx.rank, cfg.seed, run.position.epoch)
+        batches = batches[run.position.batch_in_epoch : run.steps_per_epoch * cfg.accumulate]
+        group: list[Batch] = []
+        for batch in loader(run.dataset, batches, cfg.workers):
+            group.append(batch)
+            if len(group) < cfg.accumulate:
+                continue
+            losses = optimiser_step(model, run.objective.learner, run.optimiser, [micro_batch(run, b) for b in group],
+                                    autocast=autocast)
+            run.position.step += 1
+            run.position.batch_in_epoch += cfg.accumulate
+            session_s = time.monotonic() - started
+            elapsed = run.elapsed_before + session_s
+            over_time = cfg.max_time is not None and session_s >= cfg.max_time
+            values = [losses["loss"], losses["byol_loss"], losses.get("hybrid_loss", 0.0),
+                      sum(len(b.crops) for b in group), float(over_time), *signals.flags()]
+            total = ctx.sum(torch.tensor(values, dtype=torch.float64)).tolist()
+            step_samples, signalled = total[3], agreed_signal(total[5:])
+            samples_done += int(step_samples)
+            now = time.monotonic()  # samples/s over the whole step, waiting for data included
+            row = {"step": run.position.step, "epoch": run.position.epoch, "loss": total[0] / ctx.world,
+                   "byol_loss": total[1] / ctx.world, "samples_per_s": step_samples / (now - tick),
+                   "elapsed_s": elapsed}
+            tick = now
+            if cfg.hybrid:
+                row["hybrid_loss"] = total[2] / ctx.world
+            if metrics is not None:
+                metrics.add(row)
+            bar.update(1)
+            bar.set_postfix(loss=f"{row['loss']:.4f}", samples_s=f"{row['samples_per_s']:.1f}")
+            for item in group:
+                run.failed.update(item.failed)
+            group = []
+            if run.position.step >= run.total_steps:
+                run.stopped_by = COMPLETED
+            elif signalled is not None:
+                run.stopped_by = signalled.name
+            elif total[4] > 0:
+                run.stopped_by = MAX_TIME
+            if run.stopped_by is not None or run.position.step % cfg.save_every == 0:
+                run.info["samples_per_s"] = samples_done / max(time.monotonic() - started, 1e-9)
+                save(run, elapsed, metrics)
+                tick = time.monotonic()  # the next step's rate leaves the checkpoint out
+            if run.stopped_by is not None:
+                break
+        else:
+            run.position.epoch += 1
+            run.position.batch_in_epoch = 0
     run.stopped_by = run.stopped_by or COMPLETED  # no step was left to do
     bar.close()
     if metrics is not None:
         metrics.plot(out / "loss.png")
-    return run
 
 
 def micro_batch(run: Run, batch: Batch) -> MicroBatch:
