@@ -86,9 +86,12 @@ def test_a_second_run_into_a_run_dir_is_refused_and_changes_nothing(corpus: Path
 def test_overwrite_starts_the_run_over(corpus: Path, tmp_path: Path) -> None:
     assert run_pretraining(_config(corpus, tmp_path, max_steps=2)) == 0
     (tmp_path / "unreadable.txt").write_text("a file of the old run\n")
+    killed_mid_save = tmp_path / ".checkpoint.pt.x1y2z3.tmp"
+    killed_mid_save.write_bytes(b"half a checkpoint")
+    os.utime(killed_mid_save, (time.time() - 3600, time.time() - 3600))
     assert run_pretraining(_config(corpus, tmp_path, seed=7, overwrite=True)) == 0
     assert _checkpoint(tmp_path)["position"]["step"] == 1 and len(_rows(tmp_path)) == 1
-    assert not (tmp_path / "unreadable.txt").exists()
+    assert not (tmp_path / "unreadable.txt").exists() and not killed_mid_save.exists()
 
 
 def test_overwrite_and_resume_of_the_same_run_dir_is_refused(corpus: Path, one_step: Path) -> None:
