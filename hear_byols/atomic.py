@@ -7,9 +7,10 @@ half-downloaded checkpoint. Used by the CLI's outputs and by the weights downloa
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -28,16 +29,33 @@ def atomic_write(
     ``check(temporary_path)`` runs on the complete file before the rename and may raise to
     discard it (a download that fails its hash); the temporary file never outlives the call.
     """
+    with _staged(path, write, suffix) as temporary:
+        if check is not None:
+            check(temporary)
+        os.replace(temporary, path)
+
+
+def atomic_write_all(files: Sequence[tuple[Path, Callable[[IO[bytes]], None]]], *, suffix: str = ".tmp") -> None:
+    """Create several files that belong together: every one is written to its temporary first,
+    then all are renamed, in the given order. A failure while writing (a full disk) replaces
+    none of them, so they never hold two different versions."""
+    with contextlib.ExitStack() as stack:
+        staged = [(stack.enter_context(_staged(path, write, suffix)), path) for path, write in files]
+        for temporary, path in staged:
+            os.replace(temporary, path)
+
+
+@contextlib.contextmanager
+def _staged(path: Path, write: Callable[[IO[bytes]], None], suffix: str) -> Iterator[Path]:
+    """A complete temporary beside ``path`` holding what ``write`` wrote; removed on exit unless renamed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     out = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=suffix, delete=False)
     temporary = Path(out.name)
     try:
         with out:
             write(out)
-        if check is not None:
-            check(temporary)
         temporary.chmod(0o644)  # temporary files are created private; outputs are ordinary files
-        os.replace(temporary, path)
+        yield temporary
     finally:
         temporary.unlink(missing_ok=True)
 

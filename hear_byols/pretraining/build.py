@@ -17,6 +17,7 @@ from hear_byols.pretraining.data import Batch, CropDataset, TargetSource, collat
 from hear_byols.pretraining.hybrid import Functionals, OnTheFly, TargetTable, ZScore
 from hear_byols.pretraining.launch import Distributed
 from hear_byols.pretraining.norm import mean_std
+from hear_byols.pretraining.stopping import ignore_stop_signals
 from hear_byols.pretraining.outputs import save_json
 from hear_byols.variants import variant_names
 from hear_byols.weights import resolve_weights
@@ -36,9 +37,10 @@ def initial_weights(net: torch.nn.Module, init: str, variant: str) -> str:
 
 def loader(dataset: CropDataset, batches: list[list[int]], workers: int) -> DataLoader:
     """A loader of the given batches. Its own generator keeps it from drawing the worker seed
-    from torch's global one (which drives dropout): a resumed run restores that exactly."""
+    from torch's global one (which drives dropout): a resumed run restores that exactly. Its
+    workers leave SIGTERM/SIGINT to the main process (``stopping``)."""
     return DataLoader(dataset, batch_sampler=batches, num_workers=workers, collate_fn=collate,
-                      generator=torch.Generator())
+                      generator=torch.Generator(), worker_init_fn=ignore_stop_signals)
 
 
 def _chunks(indices: list[int], size: int) -> list[list[int]]:

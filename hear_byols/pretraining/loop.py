@@ -5,14 +5,16 @@ import contextlib
 import hashlib
 import time
 from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, ContextManager, Sequence
+from typing import IO, Any, Callable, ContextManager, Sequence
 
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from hear_byols.errors import HearByolsError, UsageError
+from hear_byols.atomic import atomic_write_all
+from hear_byols.errors import HearByolsError, StorageError, UsageError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.pretraining.augment import TwoViews
 from hear_byols.pretraining.build import dataset_statistics, hybrid_source, initial_weights, loader
@@ -22,7 +24,10 @@ from hear_byols.pretraining.launch import Distributed
 from hear_byols.pretraining.learner import MLP, ByolLearner
 from hear_byols.pretraining.norm import FixedNorm, RunningNorm
 from hear_byols.pretraining.options import PretrainConfig
-from hear_byols.pretraining.outputs import Metrics, save_json, save_torch
+from hear_byols.pretraining.outputs import Metrics, json_bytes, torch_bytes
+from hear_byols.pretraining.resume import (CHECKPOINT_FORMAT, check_same_data, check_same_settings, checkpoint_file,
+                                           read_resume_checkpoint, restore)
+from hear_byols.pretraining.stopping import COMPLETED, MAX_TIME, StopSignals, agreed_signal
 from hear_byols.variants import variant_spec
 
 MicroBatch = tuple[Tensor, Tensor, "Tensor | None"]
@@ -115,12 +120,25 @@ class Run:
     failed: dict[int, str] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     elapsed_before: float = 0.0
+    #: One entry per session (the first run and each resume): its options, steps and why it ended.
+    sessions: list[dict[str, Any]] = field(default_factory=list)
+    resumed_from: Path | None = None
+    #: Why this session ended (``stopping.COMPLETED``, ``MAX_TIME`` or a signal's name); None while it runs.
+    stopped_by: str | None = None
 
 
 def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
-    """Build everything; a resumed run restores its exact state from ``checkpoint.pt``."""
+    """Build everything; a resumed run restores its exact state from ``checkpoint.pt``, whose file
+    and options are checked before the data are listed, and its data before any is read."""
     started = time.monotonic()
+    checkpoint, resumed_from = None, None
+    if cfg.resume:
+        checkpoint, resumed_from = read_resume_checkpoint(cfg.resume), checkpoint_file(cfg.resume)
+        check_same_settings(checkpoint, cfg, ctx, resumed_from)
     files = list_audio(list(cfg.data))
+    manifest = manifest_hash(files)
+    if checkpoint is not None:
+        check_same_data(checkpoint, manifest, len(files), resumed_from)
     spec = variant_spec(cfg.variant)
     micro = cfg.batch_size // (ctx.world * cfg.accumulate)
     if micro * ctx.world * cfg.accumulate != cfg.batch_size or micro < 2:
@@ -131,7 +149,8 @@ def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
         raise UsageError(f"{len(files)} files are fewer than one global batch of {cfg.batch_size}: lower --batch-size")
     torch.manual_seed(cfg.seed)  # the same initial weights on every rank
     net = spec.build_encoder().train()
-    info: dict[str, Any] = {"init": initial_weights(net, cfg.init, cfg.variant) if cfg.init else None}
+    starts_from = cfg.init if checkpoint is None else None  # a resumed run's weights are its checkpoint's
+    info: dict[str, Any] = {"init": initial_weights(net, starts_from, cfg.variant) if starts_from else None}
     functionals = Functionals(cfg.hybrid) if cfg.hybrid else None
     head = MLP(spec.embedding_size, functionals.size, HEAD_HIDDEN) if functionals else None
     objective = Objective(ByolLearner(net, spec.embedding_size, tau=cfg.tau), head, cfg.byol_weight, cfg.hybrid_weight)
@@ -140,21 +159,21 @@ def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
     objective.to(ctx.device)
     torch.manual_seed(cfg.seed + ctx.rank)  # dropout differs per rank, like the data
     frontend = LogMelFrontend(spec.frontend).to(ctx.device)
-    manifest = manifest_hash(files)
     dataset = CropDataset(files, cfg.crop, cfg.seed)
     run = Run(
         cfg, ctx, files, manifest, dataset, frontend, objective,
         torch.optim.AdamW(trainable(objective), lr=cfg.lr), FixedNorm(0.0, 1.0), None,
         TwoViews(torch.Generator().manual_seed(cfg.seed * 7919 + ctx.rank)), micro, steps_per_epoch,
         cfg.max_steps if cfg.max_steps is not None else cfg.epochs * steps_per_epoch, info=info,
+        resumed_from=resumed_from,
     )
     if cfg.norm == "running":
         run.prenorm = RunningNorm(max_updates=20 * len(files) // ctx.world)
     if functionals is not None:
         dataset.targets = hybrid_source(cfg.crop, dataset, functionals, ctx, Path(cfg.out), manifest, micro,
                                         cfg.workers, run.failed)
-    if cfg.resume:
-        restore(run, cfg.resume)
+    if checkpoint is not None:
+        restore(run, checkpoint, resumed_from)
     else:
         (mean, std), run.zscore = dataset_statistics(dataset, frontend, ctx, cfg.norm_sample, cfg.seed, micro,
                                                      cfg.workers, run.failed)
@@ -162,41 +181,16 @@ def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
             run.prenorm = FixedNorm(mean, std)
         run.info["dataset_stats"] = {"mean": mean, "std": std, "crops": min(cfg.norm_sample, len(files))}
     run.info["setup_s"] = time.monotonic() - started
+    run.sessions.append({"config": asdict(cfg), "processes": ctx.world, "device": str(ctx.device),
+                         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                         "setup_s": run.info["setup_s"], "from_step": run.position.step,
+                         "to_step": run.position.step, "elapsed_s": 0.0, "stopped_by": None})
     return run
 
 
-def restore(run: Run, path: str) -> None:
-    """Continue exactly where ``checkpoint.pt`` stopped (same processes, same options)."""
-    file = Path(path) / "checkpoint.pt" if Path(path).is_dir() else Path(path)
-    if not file.is_file():
-        raise UsageError(f"--resume {path}: no checkpoint.pt there")
-    state = torch.load(file, map_location="cpu", weights_only=True)
-    saved = {key: state["config"][key] for key in RESUME_KEYS}
-    wanted = {key: getattr(run.cfg, key) for key in RESUME_KEYS}
-    if saved != wanted or state["world"] != run.ctx.world:
-        raise UsageError(f"--resume {file}: it was made with {saved} on {state['world']} processes, "
-                         f"this run asks for {wanted} on {run.ctx.world}; an exact resume needs the same")
-    run.objective.load_state_dict(state["objective"])
-    run.optimiser.load_state_dict(state["optimiser"])
-    run.position = Position(**state["position"])
-    run.failed = dict(state["failed"])
-    run.info.update(state["info"])
-    run.elapsed_before = state["elapsed_s"]
-    run.zscore = None if state["zscore"] is None else ZScore(**state["zscore"])
-    mine = state["ranks"][run.ctx.rank]
-    run.prenorm.load_state_dict(mine["prenorm"])
-    run.views.load_state_dict(mine["views"])
-    torch.set_rng_state(mine["torch_rng"])
-    if mine["cuda_rng"] is not None and run.ctx.device.type == "cuda":
-        torch.cuda.set_rng_state(mine["cuda_rng"], run.ctx.device)
-
-
-#: Options that must not change across a resume (the others, like --max-steps, may).
-RESUME_KEYS = ("variant", "batch_size", "accumulate", "hybrid", "crop", "norm", "seed", "lr", "tau")
-
-
-def save(run: Run, elapsed: float, final: bool) -> None:
-    """Gather every rank's random state; rank 0 writes checkpoint.pt, encoder.pth, run.json, metrics."""
+def save(run: Run, elapsed: float, metrics: Metrics | None) -> None:
+    """Gather every rank's random state; rank 0 writes the run's files together, and every rank
+    learns whether that worked (so a full disk stops all of them with the same error)."""
     ctx = run.ctx
     mine = {
         "torch_rng": torch.get_rng_state(),
@@ -207,24 +201,55 @@ def save(run: Run, elapsed: float, final: bool) -> None:
         "parameters_sha256": parameters_digest(run.objective),
     }
     ranks = ctx.gather(mine)
-    if not ctx.main:
-        return
+    failure: StorageError | None = None
+    if ctx.main:
+        try:
+            write_run_files(run, ranks, elapsed, metrics)
+        except StorageError as exc:
+            failure = exc
+    failure = ctx.broadcast(failure)
+    if failure is not None:
+        raise failure
+
+
+def write_run_files(run: Run, ranks: list[dict[str, Any]], elapsed: float, metrics: Metrics | None) -> None:
+    """metrics.csv, checkpoint.pt, encoder.pth, unreadable.txt and run.json, all or none (a full
+    disk keeps the previous set, whose checkpoint and encoder belong together); the checkpoint and
+    run.json record the sha256 of the encoder.pth written with them."""
     for rank in ranks:
         run.failed.update(rank.pop("failed"))
     run.info["replica_parameters_sha256"] = [rank.pop("parameters_sha256") for rank in ranks]
+    run.sessions[-1].update(to_step=run.position.step, elapsed_s=elapsed - run.elapsed_before,
+                            stopped_by=run.stopped_by)
     out = Path(run.cfg.out)
-    encoder = {k: v.detach().cpu().clone() for k, v in run.objective.learner.online_encoder.net.state_dict().items()}
-    save_torch(out / "encoder.pth", encoder)
-    save_torch(out / "checkpoint.pt", {
-        "format": 1, "config": asdict(run.cfg), "world": ctx.world, "position": asdict(run.position),
-        "objective": run.objective.state_dict(), "optimiser": run.optimiser.state_dict(),
-        "zscore": None if run.zscore is None else run.zscore.state_dict(), "ranks": ranks,
-        "failed": run.failed, "info": run.info, "elapsed_s": elapsed,
-    })
+    encoder = torch_bytes({k: v.detach().cpu().clone()
+                           for k, v in run.objective.learner.online_encoder.net.state_dict().items()})
+    encoder_sha256 = hashlib.sha256(encoder).hexdigest()
+    checkpoint = {
+        "format": CHECKPOINT_FORMAT, "config": asdict(run.cfg), "world": run.ctx.world,
+        "device_type": run.ctx.device.type, "data": {"files": len(run.files), "manifest_sha256": run.manifest},
+        "position": asdict(run.position), "objective": run.objective.state_dict(),
+        "optimiser": run.optimiser.state_dict(), "zscore": None if run.zscore is None else run.zscore.state_dict(),
+        "ranks": ranks, "failed": run.failed, "info": run.info, "elapsed_s": elapsed, "sessions": run.sessions,
+        "encoder_sha256": encoder_sha256,
+    }
+    files: list[tuple[Path, Callable[[IO[bytes]], object]]] = []
+    if metrics is not None:
+        files.append((out / "metrics.csv", lambda fh: fh.write(metrics.csv_bytes())))
+    files += [(out / "checkpoint.pt", lambda fh: torch.save(checkpoint, fh)),
+              (out / "encoder.pth", lambda fh: fh.write(encoder))]
     unreadable = sorted({str(run.files[i]) + "\t" + why for i, why in run.failed.items()})
     if unreadable:
-        (out / "unreadable.txt").write_text("\n".join(unreadable) + "\n", encoding="utf-8")
-    save_json(out / "run.json", run_record(run, elapsed, final))
+        files.append((out / "unreadable.txt", lambda fh: fh.write(("\n".join(unreadable) + "\n").encode())))
+    record = run_record(run, elapsed, encoder_sha256)
+    files.append((out / "run.json", lambda fh: fh.write(json_bytes(record))))
+    kept = "its previous checkpoint.pt and encoder.pth, which belong together, are kept" if (
+        out / "checkpoint.pt").is_file() else "nothing was saved"
+    try:
+        atomic_write_all(files)  # checkpoint.pt before encoder.pth before run.json: see resume.restore
+    except OSError as exc:
+        raise StorageError(f"cannot save step {run.position.step} into {out} ({exc.strerror or exc}); {kept}. "
+                           f"Free space there (or make it writable), then continue with --resume {out}") from None
 
 
 def parameters_digest(model: nn.Module) -> str:
@@ -235,8 +260,9 @@ def parameters_digest(model: nn.Module) -> str:
     return digest.hexdigest()
 
 
-def run_record(run: Run, elapsed: float, final: bool) -> dict[str, Any]:
-    """run.json: the configuration, the data, the versions and the timings of a run."""
+def run_record(run: Run, elapsed: float, encoder_sha256: str) -> dict[str, Any]:
+    """run.json: the configuration, the data, the versions and the timings of a run, with every
+    session (the first and each resume) and the step and hash of the encoder.pth saved with it."""
     import platform
 
     import numpy
@@ -249,7 +275,10 @@ def run_record(run: Run, elapsed: float, final: bool) -> dict[str, Any]:
         versions["opensmile"] = require_opensmile().__version__
     return {
         "config": asdict(run.cfg),
-        "finished": final,
+        "finished": run.position.step >= run.total_steps,
+        "stopped_by": run.stopped_by,
+        "sessions": run.sessions,
+        "encoder": {"step": run.position.step, "sha256": encoder_sha256},
         "data": {"files": len(run.files), "manifest_sha256": run.manifest, "unreadable": len(run.failed)},
         "processes": run.ctx.world, "device": str(run.ctx.device), "micro_batch_per_process": run.micro_batch,
         "steps_per_epoch": run.steps_per_epoch, "total_steps": run.total_steps, "position": asdict(run.position),
@@ -263,18 +292,30 @@ def run_record(run: Run, elapsed: float, final: bool) -> dict[str, Any]:
 
 
 def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
-    """Set up (or resume) and train until the step budget or ``--max-time`` is spent."""
+    """Set up (or resume) and train until the step budget is done, this session's ``--max-time``
+    is spent or a stop signal arrives; each of these saves a checkpoint."""
     run = prepare(cfg, ctx)
+    with StopSignals() as signals:
+        train_steps(run, signals)
+    return run
+
+
+def train_steps(run: Run, signals: StopSignals) -> None:
+    """The training loop of a prepared run; sets ``run.stopped_by``."""
+    cfg, ctx = run.cfg, run.ctx
     out = Path(cfg.out)
-    metrics = Metrics(out / "metrics.csv", run.position.step if cfg.resume else None) if ctx.main else None
+    metrics = None
+    if ctx.main:
+        history = None if run.resumed_from is None else run.resumed_from.parent / "metrics.csv"
+        metrics = Metrics(out / "metrics.csv", history, run.position.step)
     model: nn.Module = run.objective
     if ctx.world > 1:
         model = nn.parallel.DistributedDataParallel(run.objective, device_ids=[ctx.device] if ctx.device.type == "cuda" else None)
     autocast = (lambda: torch.autocast(ctx.device.type, dtype=torch.bfloat16)) if cfg.precision == "bf16" else contextlib.nullcontext
     started = time.monotonic()
     bar = tqdm(total=run.total_steps, initial=run.position.step, unit="step", disable=not ctx.main or cfg.quiet)
-    samples_done, stop, tick = 0, False, started
-    while run.position.step < run.total_steps and not stop:
+    samples_done, tick = 0, started
+    while run.position.step < run.total_steps and run.stopped_by is None:
         run.dataset.epoch = run.position.epoch
         batches = epoch_batches(len(run.files), run.micro_batch, ctx.world, ctx.rank, cfg.seed, run.position.epoch)
         batches = batches[run.position.batch_in_epoch : run.steps_per_epoch * cfg.accumulate]
@@ -287,12 +328,13 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
                                     autocast=autocast)
             run.position.step += 1
             run.position.batch_in_epoch += cfg.accumulate
-            elapsed = run.elapsed_before + time.monotonic() - started
-            over_time = cfg.max_time is not None and elapsed >= cfg.max_time
+            session_s = time.monotonic() - started
+            elapsed = run.elapsed_before + session_s
+            over_time = cfg.max_time is not None and session_s >= cfg.max_time
             values = [losses["loss"], losses["byol_loss"], losses.get("hybrid_loss", 0.0),
-                      sum(len(b.crops) for b in group), float(over_time)]
+                      sum(len(b.crops) for b in group), float(over_time), *signals.flags()]
             total = ctx.sum(torch.tensor(values, dtype=torch.float64)).tolist()
-            step_samples, stop = total[3], total[4] > 0
+            step_samples, signalled = total[3], agreed_signal(total[5:])
             samples_done += int(step_samples)
             now = time.monotonic()  # samples/s over the whole step, waiting for data included
             row = {"step": run.position.step, "epoch": run.position.epoch, "loss": total[0] / ctx.world,
@@ -308,22 +350,25 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
             for item in group:
                 run.failed.update(item.failed)
             group = []
-            done = run.position.step >= run.total_steps or stop
-            if done or run.position.step % cfg.save_every == 0:
+            if run.position.step >= run.total_steps:
+                run.stopped_by = COMPLETED
+            elif signalled is not None:
+                run.stopped_by = signalled.name
+            elif total[4] > 0:
+                run.stopped_by = MAX_TIME
+            if run.stopped_by is not None or run.position.step % cfg.save_every == 0:
                 run.info["samples_per_s"] = samples_done / max(time.monotonic() - started, 1e-9)
-                save(run, elapsed, final=done)
-                if metrics is not None:
-                    metrics.write()
+                save(run, elapsed, metrics)
                 tick = time.monotonic()  # the next step's rate leaves the checkpoint out
-            if done:
+            if run.stopped_by is not None:
                 break
         else:
             run.position.epoch += 1
             run.position.batch_in_epoch = 0
+    run.stopped_by = run.stopped_by or COMPLETED  # no step was left to do
     bar.close()
     if metrics is not None:
         metrics.plot(out / "loss.png")
-    return run
 
 
 def micro_batch(run: Run, batch: Batch) -> MicroBatch:

@@ -42,6 +42,7 @@ class PretrainConfig:
     device: str = "auto"
     seed: int = 42
     resume: str | None = None
+    overwrite: bool = False
     init: str | None = None
     save_every: int = 500
     quiet: bool = False
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", required=True, type=Path, metavar="RUN_DIR", help="run directory: encoder.pth, checkpoint.pt, run.json, metrics.csv")
     add("--epochs", type=int, default=100, help="epochs (default 100, the recipe)")
     add("--max-steps", type=int, default=None, help="stop after this many optimiser steps (overrides --epochs)")
-    add("--max-time", type=float, default=None, metavar="SECONDS", help="stop (checkpointed) after this wall time")
+    add("--max-time", type=float, default=None, metavar="SECONDS", help="stop (checkpointed) after this much training in this session")
     add("--batch-size", type=int, default=256, help="global batch over all processes and accumulation (default 256)")
     add("--accumulate", type=int, default=1, metavar="K", help="gradient accumulation: K micro-batches per step")
     add("--lr", type=float, default=3e-4, help="AdamW learning rate (default 3e-4; other AdamW settings are torch's)")
@@ -72,6 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--device", default="auto", help="auto (cuda:LOCAL_RANK when available), cpu, cuda")
     add("--seed", type=int, default=42, help="seed (default 42)")
     add("--resume", default=None, metavar="CHECKPOINT", help="continue exactly from a checkpoint.pt (or its RUN_DIR)")
+    add("--overwrite", action="store_true", help="start a new run in a RUN_DIR that holds one (its run files are deleted first)")
     add("--init", default=None, metavar="WEIGHTS|VARIANT", help="start online and target from a weight file or a variant's published weights")
     add("--save-every", type=int, default=500, metavar="STEPS", help="checkpoint every this many steps (default 500)")
     add("--quiet", action="store_true", help="no progress bar")

@@ -1,5 +1,6 @@
 """What a run leaves in RUN_DIR (written by the main process only, each file atomically):
-``encoder.pth``, ``checkpoint.pt``, ``run.json``, ``metrics.csv``, ``loss.png``, ``unreadable.txt``."""
+``encoder.pth``, ``checkpoint.pt``, ``run.json``, ``metrics.csv``, ``loss.png``, ``unreadable.txt``
+(the loop writes all but the plot together, with ``atomic.atomic_write_all``)."""
 from __future__ import annotations
 
 import csv
@@ -17,34 +18,45 @@ METRIC_COLUMNS = ("step", "epoch", "loss", "byol_loss", "hybrid_loss", "samples_
 log = logging.getLogger("hear_byols.pretraining")
 
 
-def save_torch(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda fh: torch.save(obj, fh))
+def torch_bytes(obj: Any) -> bytes:
+    """What ``torch.save`` writes for ``obj`` (to hash a file before it is written)."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
+
+
+def json_bytes(obj: Any) -> bytes:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str).encode() + b"\n"
 
 
 def save_json(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda fh: fh.write(json.dumps(obj, indent=2, sort_keys=True, default=str).encode() + b"\n"))
+    atomic_write(path, lambda fh: fh.write(json_bytes(obj)))
 
 
 class Metrics:
-    """``metrics.csv``, one row per optimiser step; rows past a resumed checkpoint are dropped,
-    so a resumed run's file reads as if it had never stopped."""
+    """``metrics.csv``, one row per optimiser step. A resumed run starts from the rows of the
+    checkpoint's RUN_DIR up to its step (rows past it are dropped), so the file of a resumed run,
+    in the same RUN_DIR or another, reads as if the run had never stopped."""
 
-    def __init__(self, path: Path, resume_step: int | None) -> None:
+    def __init__(self, path: Path, resumed_from: Path | None = None, resume_step: int = 0) -> None:
         self.path = path
         self.rows: list[dict[str, str]] = []
-        if resume_step is not None and path.is_file():
-            with open(path, newline="", encoding="utf-8") as fh:
+        if resumed_from is not None and resumed_from.is_file():
+            with open(resumed_from, newline="", encoding="utf-8") as fh:
                 self.rows = [row for row in csv.DictReader(fh) if int(row["step"]) <= resume_step]
+        if resumed_from is not None and len(self.rows) != resume_step:
+            log.warning(f"pretrain: {resumed_from} holds {len(self.rows)} of the checkpoint's {resume_step} steps; "
+                        "the loss history of the missing ones is lost")
 
-    def add(self, row: Mapping[str, float]) -> None:
-        self.rows.append({key: f"{row[key]:.6g}" if key in row else "" for key in METRIC_COLUMNS})
-
-    def write(self) -> None:
+    def csv_bytes(self) -> bytes:
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS)
         writer.writeheader()
         writer.writerows(self.rows)
-        atomic_write(self.path, lambda fh: fh.write(text.getvalue().encode()))
+        return text.getvalue().encode()
+
+    def add(self, row: Mapping[str, float]) -> None:
+        self.rows.append({key: f"{row[key]:.6g}" if key in row else "" for key in METRIC_COLUMNS})
 
     def plot(self, path: Path) -> bool:
         """The loss curve as a PNG; skipped (returns False) without matplotlib."""
