@@ -113,3 +113,47 @@ def test_nan_in_a_float_file_is_refused(tmp_path: Path) -> None:
     path = write_audio(tmp_path / "nan.wav", data, 16000, "FLOAT")
     with pytest.raises(AudioFileError, match="NaN or Inf.*frame 1234"):
         read_audio_16k(path)
+
+
+#: Every container the reader accepts, as (file name, subtype): each is cut short below.
+TRUNCATABLE = [("a.wav", "PCM_16"), ("a.wav", "FLOAT"), ("a.rf64", "PCM_24"), ("a.aiff", "PCM_16"),
+               ("a.flac", "PCM_16"), ("a.ogg", "VORBIS"), ("a.mp3", "MPEG_LAYER_III")]
+
+
+def cut_copy(path: Path, keep: float) -> Path:
+    """``path``'s first ``keep`` fraction of bytes, as an interrupted copy leaves it."""
+    data = path.read_bytes()
+    cut = path.with_name("cut" + path.suffix)
+    cut.write_bytes(data[: int(len(data) * keep)])
+    return cut
+
+
+@pytest.mark.parametrize("name, subtype", TRUNCATABLE)
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_truncated_file_is_never_read_as_its_readable_part(tmp_path: Path, name: str, subtype: str, channels: int) -> None:
+    fmt = "RF64" if name.endswith(".rf64") else Path(name).suffix[1:].upper()
+    if subtype not in sf.available_subtypes(fmt):
+        pytest.skip(f"this libsndfile ({sf.__libsndfile_version__}) cannot write {subtype}")
+    path = tmp_path / name
+    sf.write(path, tone(16000, 3.0, channels), 16000, subtype=subtype, format=fmt)
+    assert abs(read_audio_16k(path).duration_s - 3.0) < 0.1  # the complete file reads
+    for keep in (0.5, 0.8, 0.97, 0.995):
+        with pytest.raises(AudioFileError, match="truncated"):  # said outright, or among the causes of an unreadable file
+            read_audio_16k(cut_copy(path, keep))
+
+
+def test_a_wav_whose_header_declares_60_s_but_holds_30_s_says_so(tmp_path: Path) -> None:
+    path = write_audio(tmp_path / "long.wav", tone(16000, 60.0), 16000, "PCM_16")
+    path.write_bytes(path.read_bytes()[: 44 + 30 * 16000 * 2])  # the 44-byte header, then 30 s of 16-bit samples
+    with pytest.raises(AudioFileError, match=r"truncated: its header declares 1920000 bytes of audio data, "
+                                             r"only 960000 are present \(50%\)"):
+        read_audio_16k(path)
+
+
+def test_a_streamed_wav_of_unknown_length_still_reads(tmp_path: Path) -> None:
+    """Writers that cannot seek back leave 0xFFFFFFFF as the data size: the length is unknown, not cut."""
+    path = write_audio(tmp_path / "stream.wav", tone(16000, 1.0), 16000, "PCM_16")
+    data = bytearray(path.read_bytes())
+    data[40:44] = b"\xff\xff\xff\xff"
+    path.write_bytes(bytes(data))
+    assert len(read_audio_16k(path).samples) == 16000

@@ -5,6 +5,10 @@ through a soxr resampler into a buffer sized from the frame count, so only the 1
 result is ever held whole: a 10-minute 48 kHz stereo file never sits in memory at full rate.
 A file already at 16 kHz mono is copied sample for sample (no resampler touches it), so the
 command line and the Python API see the very same numbers.
+
+A file cut short (an interrupted copy) is refused, never read as its readable part: the
+container is checked first (``complete.py``), and the frames decoded must reach the count the
+header declares (FLAC, MP3 with a Xing/Info header).
 """
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from hear_byols.audio.complete import CUT_SHORT, check_complete
 from hear_byols.errors import AudioFileError
 
 TARGET_RATE = 16000
@@ -59,6 +64,7 @@ def read_audio_16k(path: str | os.PathLike[str]) -> AudioFile:
     path = Path(path)
     if path.stat().st_size == 0:
         raise AudioFileError(f"{path}: empty file (0 bytes); re-export or re-copy it")
+    check_complete(path)
     try:
         with sf.SoundFile(os.fspath(path)) as audio:
             return _decode(path, audio)
@@ -75,14 +81,22 @@ def _decode(path: Path, audio: sf.SoundFile) -> AudioFile:
         raise AudioFileError(f"{path}: holds no audio samples (0 frames at {rate} Hz)")
     buffer = _Buffer(resampled_length(audio.frames, rate))
     resampler = None if rate == TARGET_RATE else soxr.ResampleStream(rate, TARGET_RATE, 1, "float32", RESAMPLE_QUALITY)
+    block = np.empty((BLOCK_FRAMES, channels), np.float32)
     decoded = 0
-    for block in audio.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
-        _check_finite(path, block, decoded)
-        decoded += len(block)
-        mono = np.ascontiguousarray(block[:, 0]) if channels == 1 else block.mean(axis=1, dtype=np.float32)
+    # audio.blocks() would yield whole blocks past the end of what libsndfile could read
+    # (uninitialised memory for a cut MP3); read() returns only the frames it read.
+    while len(frames := audio.read(out=block)):
+        _check_finite(path, frames, decoded)
+        decoded += len(frames)
+        mono = np.ascontiguousarray(frames[:, 0]) if channels == 1 else frames.mean(axis=1, dtype=np.float32)
         buffer.append(mono if resampler is None else resampler.resample_chunk(mono))
     if decoded == 0:
         raise AudioFileError(f"{path}: holds no audio samples (0 frames could be decoded at {rate} Hz)")
+    if decoded < audio.frames:
+        raise AudioFileError(
+            f"{path}: truncated: its header declares {audio.frames} frames, only {decoded} could be decoded "
+            f"({100 * decoded / audio.frames:.0f}%), {CUT_SHORT}"
+        )
     if resampler is not None:
         buffer.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     return AudioFile(buffer.result(), rate, channels)
