@@ -227,3 +227,24 @@ def test_index_merge_accepts_a_well_formed_part(embedded: Path, tmp_path: Path) 
     part.write_text(json.dumps({"format": 1, "run": {"id": 7, "settings": settings}, "files": [GOOD_ROW]}))
     assert main(["index", "merge", str(out)]) == 0
     assert not part.exists() and index_rows(out)["b.wav"]["run"] == 7
+
+
+def test_an_input_still_being_written_while_it_is_read_fails(
+    weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Its identity is taken before decoding: bytes appended meanwhile must not be recorded as embedded."""
+    from hear_byols.cli import decode
+
+    path = write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000, "PCM_16")
+    read = decode.read_audio_16k
+
+    def read_then_grow(where: Path):
+        audio = read(where)
+        with open(where, "ab") as fh:
+            fh.write(b"\0" * 64)  # a writer still appending
+        return audio
+
+    monkeypatch.setattr(decode, "read_audio_16k", read_then_grow)
+    assert embed(weights, path, "--out", tmp_path / "out") == 1
+    assert "a.wav: changed while it was read" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "a.wav.npy").exists()
