@@ -35,6 +35,11 @@ def merge_index_of(out_dir: Path) -> int:
     return 0
 
 
+#: What ``verify-embeddings`` counts about inputs without failing: they cannot be compared.
+_NOT_RECORDED = "output(s) whose input was not recorded (older hear-byols): input not checked"
+_NOT_FOUND = "input(s) no longer at their recorded path (relative paths are as embed was run): not checked"
+
+
 def verify_embeddings(out_dir: Path) -> int:
     """0 when every recorded output matches its sha256 and its input still holds the bytes it was
     computed from; 1 naming each missing or changed output and each changed input."""
@@ -44,15 +49,15 @@ def verify_embeddings(out_dir: Path) -> int:
         raise UsageError(f"{out_dir} records no outputs ({INDEX_NAME}, index parts, journal): not an embed --out directory")
     written = [row for row in index["files"] if row["status"] == WRITTEN]
     hashed = [row for row in written if row.get("sha256")]
-    problems = [f"  {problem} (from {row['input']})" for row in hashed for problem in output_problems(out_dir, row)]
+    bad_outputs = [f"  {problem} (from {row['input']})" for row in hashed for problem in output_problems(out_dir, row)]
+    changed_inputs, unchecked = _check_inputs(hashed)
+    unchanged_inputs = len(hashed) - len(changed_inputs) - sum(unchecked.values())
+    unchecked["file(s) written before hashes were recorded, not checked"] = len(written) - len(hashed)
+    notes = "".join(f"; {count} {what}" for what, count in unchecked.items() if count)
     outputs = sum(len(row["sha256"]) for row in hashed)
-    matching = f"{outputs - len(problems)} of {outputs} outputs match"
-    inputs = _check_inputs(hashed, problems)
-    notes = [f"{count} {what}" for what, count in inputs.items() if count and what != _UNCHANGED]
-    unhashed = len(written) - len(hashed)
-    notes += [f"{unhashed} file(s) written before hashes were recorded, not checked"] if unhashed else []
-    print(f"hear-byols verify-embeddings: {matching}, {inputs[_UNCHANGED]} input(s) unchanged"
-          + "".join(f"; {note}" for note in notes), file=sys.stderr)
+    print(f"hear-byols verify-embeddings: {outputs - len(bad_outputs)} of {outputs} outputs match, "
+          f"{unchanged_inputs} input(s) unchanged{notes}", file=sys.stderr)
+    problems = bad_outputs + changed_inputs
     if problems:
         print(f"mismatching, missing or from a changed input ({len(problems)}); rerun the same embed command "
               "(no --overwrite needed): it recomputes exactly these", file=sys.stderr)
@@ -61,25 +66,18 @@ def verify_embeddings(out_dir: Path) -> int:
     return 0
 
 
-_UNCHANGED = "unchanged"
-_NOT_RECORDED = "output(s) whose input was not recorded (older hear-byols): input not checked"
-_NOT_FOUND = "input(s) no longer at their recorded path (relative paths are as embed was run): not checked"
-
-
-def _check_inputs(rows: list[dict[str, Any]], problems: list[str]) -> dict[str, int]:
-    """Compare each row's input with what it recorded, adding a line to ``problems`` per changed one."""
-    counts = {_UNCHANGED: 0, _NOT_RECORDED: 0, _NOT_FOUND: 0}
+def _check_inputs(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, int]]:
+    """A line per row whose input changed, and how many inputs could not be compared, and why."""
+    changed, unchecked = [], {_NOT_RECORDED: 0, _NOT_FOUND: 0}
     for row in rows:
         path = Path(row["input"])
         if recorded_input(row) is None:
-            counts[_NOT_RECORDED] += 1
+            unchecked[_NOT_RECORDED] += 1
         elif not path.exists():
-            counts[_NOT_FOUND] += 1
+            unchecked[_NOT_FOUND] += 1
         elif (change := input_change(row, path)) is not None:
-            problems.append(f"  {', '.join(row['outputs'])}: changed input {path} ({change}) since it was embedded")
-        else:
-            counts[_UNCHANGED] += 1
-    return counts
+            changed.append(f"  {', '.join(row['outputs'])}: changed input {path} ({change}) since it was embedded")
+    return changed, unchecked
 
 
 def _require_out_dir(out_dir: Path) -> None:
