@@ -157,3 +157,23 @@ def test_a_streamed_wav_of_unknown_length_still_reads(tmp_path: Path) -> None:
     data[40:44] = b"\xff\xff\xff\xff"
     path.write_bytes(bytes(data))
     assert len(read_audio_16k(path).samples) == 16000
+
+
+def test_a_flac_that_does_not_declare_its_length_fails_cleanly(tmp_path: Path) -> None:
+    """Encoders writing to a pipe leave STREAMINFO's sample count at 0 ("unknown"); libsndfile
+    cannot read such a file to its end, and it used to size a buffer of 2**63 frames (raw ValueError)."""
+    path = write_audio(tmp_path / "piped.flac", tone(16000, 1.0), 16000, "PCM_16")
+    data = bytearray(path.read_bytes())
+    fields = int.from_bytes(data[18:26], "big") & ~((1 << 36) - 1)  # STREAMINFO: rate, channels, bits, 36-bit count
+    data[18:26] = fields.to_bytes(8, "big")
+    path.write_bytes(bytes(data))
+    with pytest.raises(AudioFileError, match="not a readable audio file"):
+        read_audio_16k(path)
+
+
+def test_an_rf64_cut_inside_its_size_chunk_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "a.rf64"
+    sf.write(path, tone(16000, 1.0), 16000, format="RF64", subtype="PCM_16")
+    path.write_bytes(path.read_bytes()[:30])  # inside ds64
+    with pytest.raises(AudioFileError):
+        read_audio_16k(path)

@@ -71,7 +71,7 @@ def _chunks(fh: BinaryIO, size: int, byte_order: str) -> Iterator[tuple[bytes, i
 def _riff_data_size(fh: BinaryIO, kind: bytes, size: int) -> tuple[int, int] | None:
     data_size_64 = None
     for chunk_id, body, length in _chunks(fh, size, ">" if kind == b"RIFX" else "<"):
-        if chunk_id == b"ds64" and length >= 16:  # RF64: the real sizes, 64-bit
+        if chunk_id == b"ds64" and length >= 16 and body + 16 <= size:  # RF64: the real sizes, 64-bit
             fh.seek(body + 8)
             (data_size_64,) = struct.unpack("<Q", fh.read(8))
         elif chunk_id == b"data":

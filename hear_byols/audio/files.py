@@ -29,6 +29,9 @@ TARGET_RATE = 16000
 RESAMPLE_QUALITY = "VHQ"
 #: Frames decoded per block: bounds the full-rate data held at once (~0.75 MB for 48 kHz stereo).
 BLOCK_FRAMES = 1 << 16
+#: libsndfile's frame count for a stream that does not declare its length (SF_COUNT_MAX), e.g. a
+#: FLAC whose STREAMINFO says 0 samples, as encoders writing to a pipe leave it.
+UNKNOWN_LENGTH = 2**63 - 1
 #: Extensions the command line picks up in directories and globs (case-insensitive).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -79,7 +82,8 @@ def _decode(path: Path, audio: sf.SoundFile) -> AudioFile:
     rate, channels = audio.samplerate, audio.channels
     if audio.frames == 0:
         raise AudioFileError(f"{path}: holds no audio samples (0 frames at {rate} Hz)")
-    buffer = _Buffer(resampled_length(audio.frames, rate))
+    declared = None if audio.frames == UNKNOWN_LENGTH else audio.frames
+    buffer = _Buffer(resampled_length(declared or BLOCK_FRAMES, rate))
     resampler = None if rate == TARGET_RATE else soxr.ResampleStream(rate, TARGET_RATE, 1, "float32", RESAMPLE_QUALITY)
     block = np.empty((BLOCK_FRAMES, channels), np.float32)
     decoded = 0
@@ -92,10 +96,10 @@ def _decode(path: Path, audio: sf.SoundFile) -> AudioFile:
         buffer.append(mono if resampler is None else resampler.resample_chunk(mono))
     if decoded == 0:
         raise AudioFileError(f"{path}: holds no audio samples (0 frames could be decoded at {rate} Hz)")
-    if decoded < audio.frames:
+    if declared is not None and decoded < declared:
         raise AudioFileError(
-            f"{path}: truncated: its header declares {audio.frames} frames, only {decoded} could be decoded "
-            f"({100 * decoded / audio.frames:.0f}%), {CUT_SHORT}"
+            f"{path}: truncated: its header declares {declared} frames, only {decoded} could be decoded "
+            f"({100 * decoded / declared:.0f}%), {CUT_SHORT}"
         )
     if resampler is not None:
         buffer.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
