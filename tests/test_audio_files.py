@@ -177,3 +177,43 @@ def test_an_rf64_cut_inside_its_size_chunk_is_refused(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:30])  # inside ds64
     with pytest.raises(AudioFileError):
         read_audio_16k(path)
+
+
+def mp3_bytes(path: Path, signal: np.ndarray) -> bytes:
+    """A 16 kHz mono MP3 as libsndfile writes it: variable bitrate, a Xing header frame first."""
+    sf.write(path, signal, 16000, format="MP3")
+    return path.read_bytes()
+
+
+def without_first_frame(data: bytes) -> bytes:
+    """``data`` from its second frame header (the first frame is the Xing header, mostly zeros)."""
+    second = data.find(data[:2], 4)
+    assert second > 0 and data[second] == 0xFF
+    return data[second:]
+
+
+def speech_like(seconds_tone: float, seconds_noise: float) -> np.ndarray:
+    """A tone, then noise, then a tone: frames of very different bitrates."""
+    noise = np.random.default_rng(0).uniform(-0.9, 0.9, round(16000 * seconds_noise))
+    return np.concatenate([tone(16000, seconds_tone)[:, 0], noise, tone(16000, 1.0)[:, 0]])
+
+
+def test_mp3s_joined_into_one_file_are_refused_not_read_as_the_first(tmp_path: Path) -> None:
+    """libsndfile stops at the first file's Xing length; the frames say there is twice as much."""
+    path = tmp_path / "joined.mp3"
+    path.write_bytes(mp3_bytes(tmp_path / "one.mp3", tone(16000, 2.0)) * 2)
+    with pytest.raises(AudioFileError, match=r"only 32000 of the \d+ samples its MPEG frames hold can be read"):
+        read_audio_16k(path)
+
+
+def test_a_vbr_mp3_without_a_xing_header_is_read_whole_or_refused(tmp_path: Path) -> None:
+    """Without the header libsndfile estimates the length from the first frame's bitrate. Too long
+    an estimate is harmless (decoding ends with the frames); too short a one cuts the file."""
+    low_first = tmp_path / "low_first.mp3"
+    silence_then_noise = np.concatenate([np.zeros(16000), speech_like(0.0, 2.0)])
+    low_first.write_bytes(without_first_frame(mp3_bytes(tmp_path / "a.mp3", silence_then_noise)))
+    assert read_audio_16k(low_first).duration_s >= 4.0  # the whole file, not the (longer) estimate
+    high_first = tmp_path / "high_first.mp3"
+    high_first.write_bytes(without_first_frame(mp3_bytes(tmp_path / "b.mp3", speech_like(2.0, 2.0))))
+    with pytest.raises(AudioFileError, match="only .* samples its MPEG frames hold can be read"):
+        read_audio_16k(high_first)
