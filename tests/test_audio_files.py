@@ -11,6 +11,7 @@ import soxr
 from audio_fixture import tone, write_audio, write_bad_files
 from hear_byols.audio import files as audio_files
 from hear_byols.audio.files import TARGET_RATE, read_audio_16k, resampled_length
+from hear_byols.audio.mpeg import count_mpeg_frames
 from hear_byols.errors import AudioFileError, HearByolsError
 
 RATES = (8000, 22050, 44100, 48000)
@@ -217,3 +218,17 @@ def test_a_vbr_mp3_without_a_xing_header_is_read_whole_or_refused(tmp_path: Path
     high_first.write_bytes(without_first_frame(mp3_bytes(tmp_path / "b.mp3", speech_like(2.0, 2.0))))
     with pytest.raises(AudioFileError, match="only .* samples its MPEG frames hold can be read"):
         read_audio_16k(high_first)
+
+
+def test_an_mp3_with_id3_and_ape_tags_reads_whole(tmp_path: Path) -> None:
+    """Tags before and after the frames are not frames: the walk skips them and no data is refused."""
+    data = mp3_bytes(tmp_path / "plain.mp3", tone(16000, 2.0))
+    id3v2 = b"ID3\x03\x00\x00" + bytes([0, 0, 1, 0]) + b"\x00" * 128  # a 128-byte tag ("syncsafe" size 0x80)
+    ape_items = b"\x00" * 40
+    ape_footer = b"APETAGEX" + (2000).to_bytes(4, "little") + (len(ape_items) + 32).to_bytes(4, "little") \
+        + (0).to_bytes(4, "little") + (0).to_bytes(4, "little") + b"\x00" * 8
+    id3v1 = b"TAG" + b"\x00" * 125
+    path = tmp_path / "tagged.mp3"
+    path.write_bytes(id3v2 + data + ape_items + ape_footer + id3v1)
+    assert count_mpeg_frames(path) == count_mpeg_frames(tmp_path / "plain.mp3") is not None  # walked, not given up
+    assert np.array_equal(read_audio_16k(path).samples, read_audio_16k(tmp_path / "plain.mp3").samples)
