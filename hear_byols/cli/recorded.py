@@ -15,14 +15,19 @@ from hear_byols.weights import sha256_of
 
 def output_problems(out_dir: Path, row: dict[str, Any]) -> list[str]:
     """``"NAME: what is wrong"`` for each output of ``row`` missing or unlike its recorded sha256."""
-    problems = []
-    for name, expected in (row.get("sha256") or {}).items():
-        path = out_dir / name
-        if not path.is_file():
-            problems.append(f"{name}: missing")
-        elif sha256_of(path) != expected:
-            problems.append(f"{name}: changed since it was written (sha256 differs)")
-    return problems
+    hashes = row.get("sha256") or {}
+    return [f"{name}: {problem}" for name, expected in hashes.items()
+            if (problem := _output_problem(out_dir / name, expected)) is not None]
+
+
+def _output_problem(path: Path, expected: str) -> str | None:
+    if not path.is_file():
+        return "missing"
+    try:
+        found = sha256_of(path)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+    return None if found == expected else "changed since it was written (sha256 differs)"
 
 
 def input_change(row: dict[str, Any], path: Path) -> str | None:
