@@ -91,7 +91,8 @@ def test_bad_files_are_reported_and_the_others_written(
         "input": str(good), "outputs": ["good.wav.npy"], "status": "written", "reason": None,
         "duration_s": 1.0, "sample_rate": 44100, "channels": 2, "resampled": True, "downmixed": True,
         "sha256": {"good.wav.npy": hashlib.sha256((tmp_path / "out" / "good.wav.npy").read_bytes()).hexdigest()},
-        "run": 1,
+        "input_size": good.stat().st_size, "input_mtime_ns": good.stat().st_mtime_ns,
+        "input_sha256": hashlib.sha256(good.read_bytes()).hexdigest(), "run": 1,
     }
     assert rows[str(silent)]["status"] == "written"
 

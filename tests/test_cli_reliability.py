@@ -172,8 +172,9 @@ def test_provenance_records_device_type_and_precision(weights: Path, tmp_path: P
     [
         ({"format": 1, "runs": {}, "files": []}, '"runs" must be a list'),
         ({"format": 1, "runs": [{"id": "1", "settings": {}}], "files": []}, '"runs" must be a list'),
-        ({"format": 1, "runs": [{"id": 1, "settings": {}}], "files": [{"outputs": "a.npy", "status": "written", "run": 1}]},
-         '"files" must be a list'),
+        ({"format": 1, "runs": [{"id": 1, "settings": {}}],
+          "files": [{"input": "a.wav", "outputs": "a.npy", "status": "written", "run": 1}]},
+         'file row 1: "outputs" must be a non-empty list'),
         ({"format": 1, "runs": [], "files": {}}, '"files" must be a list'),
         ([1, 2], "not a format-1"),
     ],

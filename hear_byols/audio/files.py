@@ -5,6 +5,11 @@ through a soxr resampler into a buffer sized from the frame count, so only the 1
 result is ever held whole: a 10-minute 48 kHz stereo file never sits in memory at full rate.
 A file already at 16 kHz mono is copied sample for sample (no resampler touches it), so the
 command line and the Python API see the very same numbers.
+
+A file cut short (an interrupted copy) is refused, never read as its readable part: the
+container is checked first (``complete.py``), and the frames decoded must reach the count the
+header declares (FLAC, MP3 with a Xing/Info header). An MP3 must also decode the samples its
+frames hold (``mpeg.py``): libsndfile stops at an estimated length for some that are complete.
 """
 from __future__ import annotations
 
@@ -17,6 +22,8 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from hear_byols.audio.complete import CUT_SHORT, check_complete
+from hear_byols.audio.mpeg import count_mpeg_frames
 from hear_byols.errors import AudioFileError
 
 TARGET_RATE = 16000
@@ -24,6 +31,12 @@ TARGET_RATE = 16000
 RESAMPLE_QUALITY = "VHQ"
 #: Frames decoded per block: bounds the full-rate data held at once (~0.75 MB for 48 kHz stereo).
 BLOCK_FRAMES = 1 << 16
+#: libsndfile's frame count for a stream that does not declare its length (SF_COUNT_MAX), e.g. a
+#: FLAC whose STREAMINFO says 0 samples, as encoders writing to a pipe leave it.
+UNKNOWN_LENGTH = 2**63 - 1
+#: Samples an MP3's frames may hold beyond what is decoded: the Xing/Info frame, the encoder's
+#: delay and padding that gapless decoding trims (under 3 frames), with a frame to spare.
+MPEG_SLACK = 4 * 1152
 #: Extensions the command line picks up in directories and globs (case-insensitive).
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3")
 
@@ -59,6 +72,7 @@ def read_audio_16k(path: str | os.PathLike[str]) -> AudioFile:
     path = Path(path)
     if path.stat().st_size == 0:
         raise AudioFileError(f"{path}: empty file (0 bytes); re-export or re-copy it")
+    check_complete(path)
     try:
         with sf.SoundFile(os.fspath(path)) as audio:
             return _decode(path, audio)
@@ -73,19 +87,43 @@ def _decode(path: Path, audio: sf.SoundFile) -> AudioFile:
     rate, channels = audio.samplerate, audio.channels
     if audio.frames == 0:
         raise AudioFileError(f"{path}: holds no audio samples (0 frames at {rate} Hz)")
-    buffer = _Buffer(resampled_length(audio.frames, rate))
+    declared = None if audio.frames == UNKNOWN_LENGTH else audio.frames
+    buffer = _Buffer(resampled_length(declared or BLOCK_FRAMES, rate))
     resampler = None if rate == TARGET_RATE else soxr.ResampleStream(rate, TARGET_RATE, 1, "float32", RESAMPLE_QUALITY)
+    block = np.empty((BLOCK_FRAMES, channels), np.float32)
     decoded = 0
-    for block in audio.blocks(BLOCK_FRAMES, dtype="float32", always_2d=True):
-        _check_finite(path, block, decoded)
-        decoded += len(block)
-        mono = np.ascontiguousarray(block[:, 0]) if channels == 1 else block.mean(axis=1, dtype=np.float32)
+    # audio.blocks() would yield whole blocks past the end of what libsndfile could read
+    # (uninitialised memory for a cut MP3); read() returns only the frames it read.
+    while len(frames := audio.read(out=block)):
+        _check_finite(path, frames, decoded)
+        decoded += len(frames)
+        mono = np.ascontiguousarray(frames[:, 0]) if channels == 1 else frames.mean(axis=1, dtype=np.float32)
         buffer.append(mono if resampler is None else resampler.resample_chunk(mono))
     if decoded == 0:
         raise AudioFileError(f"{path}: holds no audio samples (0 frames could be decoded at {rate} Hz)")
+    _check_length(path, audio.format, declared, decoded)
     if resampler is not None:
         buffer.append(resampler.resample_chunk(np.zeros(0, np.float32), last=True))
     return AudioFile(buffer.result(), rate, channels)
+
+
+def _check_length(path: Path, audio_format: str, declared: int | None, decoded: int) -> None:
+    """Every frame the file holds was decoded: as many as its header declares or, for an MP3 (whose
+    header count may be libsndfile's estimate, and where libsndfile stops), as many as its frames hold."""
+    frames = count_mpeg_frames(path) if audio_format == "MP3" else None
+    if frames is not None and frames.last_frame_cut:
+        raise AudioFileError(f"{path}: truncated: its last MPEG frame is incomplete, {CUT_SHORT}")
+    if declared is not None and decoded < declared and (frames is None or frames.declares_length):
+        raise AudioFileError(
+            f"{path}: truncated: its header declares {declared} frames, only {decoded} could be decoded "
+            f"({100 * decoded / declared:.0f}%), {CUT_SHORT}"
+        )
+    if frames is not None and decoded + MPEG_SLACK < frames.samples:
+        raise AudioFileError(
+            f"{path}: only {decoded} of the {frames.samples} samples its MPEG frames hold can be read (libsndfile "
+            "takes the length from a Xing/Info header, or estimates it without one: a variable-bitrate MP3 without "
+            "that header, or MP3s joined into one file); re-encode it as one file (FLAC or WAV) and embed that"
+        )
 
 
 def _check_finite(path: Path, block: np.ndarray, offset: int) -> None:

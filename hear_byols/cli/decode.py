@@ -5,7 +5,9 @@ model; a torch DataLoader runs it in ``workers`` processes while the main proces
 hands the 16 kHz samples back through shared memory. ``workers=0`` decodes in the calling
 process, in turn. Files come back in input order, at most ``2 x workers`` ahead of the model
 (DataLoader's prefetch), so memory stays bounded whatever the corpus size. A file that cannot be
-read comes back with its exception, to be recorded as that file's failure.
+read comes back with its exception, to be recorded as that file's failure. Each file's identity
+(size, mtime, sha256: ``hear_byols.identity``) is taken before it is decoded and checked after,
+so the embedding is known to come from the bytes recorded.
 """
 from __future__ import annotations
 
@@ -18,16 +20,18 @@ from torch.utils.data import DataLoader, Dataset
 
 from hear_byols.audio.files import read_audio_16k
 from hear_byols.cli.failures import FILE_ERRORS
+from hear_byols.identity import FileIdentity, identify, require_unchanged
 
 
 @dataclass(frozen=True)
 class Decoded:
-    """File ``position`` of the list: its 16 kHz mono samples and what the file was, or ``error``."""
+    """File ``position`` of the list: its 16 kHz mono samples, what the file was and its identity, or ``error``."""
 
     position: int
     samples: torch.Tensor | None = None
     source_rate: int | None = None
     channels: int | None = None
+    input: FileIdentity | None = None
     error: BaseException | None = None
 
 
@@ -39,11 +43,14 @@ class _Decoding(Dataset):
         return len(self.paths)
 
     def __getitem__(self, position: int) -> Decoded:
+        path = self.paths[position]
         try:
-            audio = read_audio_16k(self.paths[position])
+            identity = identify(path)
+            audio = read_audio_16k(path)
+            require_unchanged(path, identity)
         except FILE_ERRORS as exc:
             return Decoded(position, error=exc)
-        return Decoded(position, torch.from_numpy(audio.samples), audio.source_rate, audio.channels)
+        return Decoded(position, torch.from_numpy(audio.samples), audio.source_rate, audio.channels, identity)
 
 
 def _as_is(decoded: Decoded) -> Decoded:

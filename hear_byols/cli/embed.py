@@ -8,7 +8,8 @@ not on how many files there are. A file that cannot be embedded is recorded with
 the run goes on; the exit status says whether anything failed. Each output's provenance is
 journaled as it is written, on a writer thread that overlaps the journal's fsync with the next
 file's compute (``writer.py``, ``journal.py``): an existing output is skipped only when its
-record matches this run's settings. ``--shard`` runs one shard of the files (``shards.py``); each shard
+record matches this run's settings, its input still holds the bytes it was computed from and
+the outputs are as written (``recorded.py``). ``--shard`` runs one shard of the files (``shards.py``); each shard
 locks only itself (``outdir.py``) and writes its own part of the index (``index.py``).
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ from hear_byols.cli.index import (
     FileRecord,
     combined_index,
     conflicting_settings,
+    input_fields,
     merge_parts,
     next_run_id,
     same_settings,
@@ -47,6 +49,7 @@ from hear_byols.cli.inputs import InputFile
 from hear_byols.cli.journal import Journal, journal_name, read_journal
 from hear_byols.cli.outdir import Claim, claimed_out_dir
 from hear_byols.cli.progress import Progress
+from hear_byols.cli.recorded import still_stands
 from hear_byols.cli.shards import WHOLE, Shard
 from hear_byols.cli.writer import BackgroundWriter
 from hear_byols.errors import UsageError
@@ -215,10 +218,16 @@ class _Runner:
         return _Todo(item, outputs, [str(path.relative_to(self.options.out_dir)) for path in outputs])
 
     def _skipped(self, entry: _Todo) -> bool:
-        if self.options.overwrite or not same_settings(self.journal.recorded_settings(entry.names), self.run["settings"]):
+        """Skip a file whose outputs were recorded with this run's settings, from the same input
+        bytes, and are still as written (``recorded.py``); anything else is recomputed."""
+        recorded = None if self.options.overwrite else self.journal.recorded(entry.names)
+        if recorded is None:
+            return False
+        row, settings = recorded
+        if not same_settings(settings, self.run["settings"]) or not still_stands(self.options.out_dir, row, entry.item.path):
             return False
         self._record(entry, FileRecord(str(entry.item.path), entry.names, SKIPPED,
-                                       "output exists (use --overwrite to recompute)"))
+                                       "output exists, from the same input (use --overwrite to recompute)"))
         return True
 
     def _embed_decoded(self, entry: _Todo, decoded: Decoded) -> None:
@@ -226,9 +235,10 @@ class _Runner:
             self._fail(entry, decoded.error)
             return
         assert decoded.samples is not None and decoded.source_rate is not None and decoded.channels is not None
+        assert decoded.input is not None  # set with the samples
         described = dict(
             duration_s=len(decoded.samples) / TARGET_RATE, sample_rate=decoded.source_rate, channels=decoded.channels,
-            resampled=decoded.source_rate != TARGET_RATE, downmixed=decoded.channels > 1,
+            resampled=decoded.source_rate != TARGET_RATE, downmixed=decoded.channels > 1, **input_fields(decoded.input),
         )
         clip = _Clip(entry, described)
         if self.batcher is not None and self.batcher.accepts(len(decoded.samples)):

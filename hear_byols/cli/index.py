@@ -16,18 +16,19 @@ parts and what the journals recorded of killed runs into ``index.json`` and dele
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from hear_byols.atomic import atomic_write
 from hear_byols.cli.journal import Journal
+from hear_byols.cli.rows import FAILED, SKIPPED, WRITTEN, row_problem
 from hear_byols.errors import StorageError, UsageError
+from hear_byols.identity import FileIdentity
 
 INDEX_NAME = "index.json"
 _PART_PATTERN = "index.run-*.part.json"
 FORMAT_VERSION = 1
-WRITTEN, SKIPPED, FAILED = "written", "skipped", "failed"
 #: Run settings that do not change the numbers, left out when comparing runs.
 _NOT_COMPARED = ("weights",)
 
@@ -47,6 +48,23 @@ class FileRecord:
     downmixed: bool | None = None
     #: sha256 of each output as written, by output name (``verify-embeddings`` re-hashes them)
     sha256: dict[str, str] | None = None
+    #: the input as it was read (``hear_byols.identity``): an output is valid only while the input
+    #: holds the same bytes; rows of versions that did not record them have None
+    input_size: int | None = None
+    input_mtime_ns: int | None = None
+    input_sha256: str | None = None
+
+
+def input_fields(identity: FileIdentity) -> dict[str, Any]:
+    """The ``FileRecord`` fields that record ``identity``."""
+    return {"input_size": identity.size, "input_mtime_ns": identity.mtime_ns, "input_sha256": identity.sha256}
+
+
+def recorded_input(row: dict[str, Any]) -> FileIdentity | None:
+    """The input identity a row records; None for rows written before inputs were recorded."""
+    if row.get("input_sha256") is None:
+        return None
+    return FileIdentity(row["input_size"], row["input_mtime_ns"], row["input_sha256"])
 
 
 def read_index(out_dir: Path) -> dict[str, Any]:
@@ -67,24 +85,31 @@ def _check_shape(index: Any) -> None:
     if not isinstance(index, dict) or index.get("format") != FORMAT_VERSION:
         raise ValueError(f"not a format-{FORMAT_VERSION} hear-byols index")
     runs, files = index.get("runs"), index.get("files")
-    if not isinstance(runs, list) or not all(
-        isinstance(run, dict) and type(run.get("id")) is int and isinstance(run.get("settings"), dict) for run in runs
-    ):
+    if not isinstance(runs, list) or not all(_is_run_header(run) for run in runs):
         raise ValueError('"runs" must be a list of {"id": int, "settings": {...}}')
     ids = {run["id"] for run in runs}
-    if not isinstance(files, list) or not all(_valid_row(row, ids) for row in files):
-        raise ValueError('"files" must be a list of rows with "outputs" (non-empty list of names), "status" and a known "run"')
+    if not isinstance(files, list):
+        raise ValueError('"files" must be a list of rows')
+    for number, row in enumerate(files, 1):
+        problem = row_problem(row) or (None if row.get("run") in ids else '"run" must name one of "runs"')
+        if problem:
+            raise ValueError(f"file row {number}: {problem}")
 
 
-def _valid_row(row: Any, run_ids: set[int]) -> bool:
-    return (
-        isinstance(row, dict)
-        and isinstance(row.get("outputs"), list)
-        and bool(row["outputs"])
-        and all(isinstance(name, str) for name in row["outputs"])
-        and row.get("status") in (WRITTEN, SKIPPED, FAILED)
-        and row.get("run") in run_ids
-    )
+def _is_run_header(run: Any) -> bool:
+    return isinstance(run, dict) and type(run.get("id")) is int and isinstance(run.get("settings"), dict)
+
+
+_RECORD_FIELDS = {field.name for field in fields(FileRecord)}
+
+
+def _part_record(row: Any) -> FileRecord:
+    """A part's row as a ``FileRecord``; ValueError saying what is wrong with it."""
+    problem = row_problem(row)
+    unknown = sorted(set(row) - _RECORD_FIELDS) if problem is None else []
+    if problem or unknown:
+        raise ValueError(problem or f"unknown field(s) {', '.join(unknown)}")
+    return FileRecord(**row)
 
 
 def next_run_id(index: dict[str, Any], journal: Journal) -> int:
@@ -140,10 +165,17 @@ def _read_parts(out_dir: Path) -> dict[int, _Part]:
     for path in out_dir.glob(_PART_PATTERN):
         try:
             part = json.loads(path.read_text(encoding="utf-8"))
-            run = part["run"]
-            if part.get("format") != FORMAT_VERSION or type(run.get("id")) is not int:
-                raise ValueError(f"not a format-{FORMAT_VERSION} index part")
-            parts[run["id"]] = _Part(path, run, [FileRecord(**row) for row in part["files"]])
+            run, rows = part["run"], part["files"]
+            if part.get("format") != FORMAT_VERSION or not _is_run_header(run) or not isinstance(rows, list):
+                raise ValueError(f'not a format-{FORMAT_VERSION} index part ({{"run": {{"id": int, "settings": {{...}}}}, '
+                                 '"files": [...]})')
+            records = []
+            for number, row in enumerate(rows, 1):
+                try:
+                    records.append(_part_record(row))
+                except ValueError as exc:
+                    raise ValueError(f"file row {number}: {exc}") from None
+            parts[run["id"]] = _Part(path, run, records)
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise UsageError(f"{path} cannot be read ({exc}); move it away and rerun (its run's written files "
                              "are recovered from the journal)") from None

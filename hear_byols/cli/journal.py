@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hear_byols.cli.rows import row_problem
 from hear_byols.errors import StorageError, UsageError
 
 JOURNAL_NAME = ".hear-byols-journal.jsonl"
@@ -43,12 +44,12 @@ class Journal:
     runs: dict[int, dict[str, Any]] = field(default_factory=dict)
     files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def recorded_settings(self, outputs: list[str]) -> dict[str, Any] | None:
-        """Settings of the run that wrote ``outputs``, if recorded and the files are unchanged."""
+    def recorded(self, outputs: list[str]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The row that recorded ``outputs`` and its run's settings, if the files are unchanged."""
         entry = self.files.get(outputs[0])
         if entry is None or sorted(entry["stats"]) != sorted(outputs) or not self._unchanged(entry):
             return None
-        return self.runs[entry["run"]]["settings"]
+        return entry["file"], self.runs[entry["run"]]["settings"]
 
     def valid_entries(self) -> list[dict[str, Any]]:
         """Records whose outputs are still on disk as they were written."""
@@ -120,6 +121,9 @@ def _check_file_record(record: dict[str, Any], runs: dict[int, Any]) -> None:
         raise ValueError(f"refers to unknown run {record['run']!r}")
     if not isinstance(record["stats"], dict) or not all(isinstance(v, list) for v in record["stats"].values()):
         raise ValueError("stats must map output names to [size, mtime_ns]")
+    problem = row_problem(record["file"])
+    if problem:
+        raise ValueError(problem)
     if sorted(record["stats"]) != sorted(record["file"]["outputs"]):
         raise ValueError("stats and outputs name different files")
 

@@ -3,18 +3,21 @@
 ``merge`` is what the last shard to finish does on its own; run it by hand after a shard died
 for good, or to see the index while no shard is running. ``verify-embeddings`` re-hashes every
 output the index records as written (rows from index.json, unmerged parts and killed runs'
-journals alike), so a file changed, truncated or deleted since it was written is named.
+journals alike), so a file changed, truncated or deleted since it was written is named, and
+re-hashes each recorded input, so an embedding of an input replaced since is named too. What it
+names is exactly what a plain rerun of embed recomputes (``recorded.py``).
 """
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
-from hear_byols.cli.index import INDEX_NAME, WRITTEN, combined_index, merge_parts
+from hear_byols.cli.index import INDEX_NAME, WRITTEN, combined_index, merge_parts, recorded_input
 from hear_byols.cli.journal import read_journal
 from hear_byols.cli.outdir import index_section, live_shards
+from hear_byols.cli.recorded import input_change, output_problems
 from hear_byols.errors import UsageError
-from hear_byols.weights import sha256_of
 
 
 def merge_index_of(out_dir: Path) -> int:
@@ -32,34 +35,49 @@ def merge_index_of(out_dir: Path) -> int:
     return 0
 
 
+#: What ``verify-embeddings`` counts about inputs without failing: they cannot be compared.
+_NOT_RECORDED = "output(s) whose input was not recorded (older hear-byols): input not checked"
+_NOT_FOUND = "input(s) no longer at their recorded path (relative paths are as embed was run): not checked"
+
+
 def verify_embeddings(out_dir: Path) -> int:
-    """0 when every recorded output matches its sha256; 1 naming each missing or changed one."""
+    """0 when every recorded output matches its sha256 and its input still holds the bytes it was
+    computed from; 1 naming each missing or changed output and each changed input."""
     _require_out_dir(out_dir)
     index, _ = combined_index(out_dir, read_journal(out_dir))
     if not index["files"]:
         raise UsageError(f"{out_dir} records no outputs ({INDEX_NAME}, index parts, journal): not an embed --out directory")
-    checked, unhashed, problems = 0, 0, []
-    for row in index["files"]:
-        if row["status"] != WRITTEN:
-            continue
-        hashes = row.get("sha256")
-        if not hashes:
-            unhashed += 1  # written by a version that did not record hashes
-            continue
-        for name, expected in hashes.items():
-            path = out_dir / name
-            checked += 1
-            if not path.is_file():
-                problems.append(f"  {name}: missing (from {row['input']})")
-            elif sha256_of(path) != expected:
-                problems.append(f"  {name}: changed since it was written (from {row['input']}; sha256 differs)")
-    older = f"; {unhashed} file(s) written before hashes were recorded, not checked" if unhashed else ""
-    print(f"hear-byols verify-embeddings: {checked - len(problems)} of {checked} outputs match{older}", file=sys.stderr)
+    written = [row for row in index["files"] if row["status"] == WRITTEN]
+    hashed = [row for row in written if row.get("sha256")]
+    bad_outputs = [f"  {problem} (from {row['input']})" for row in hashed for problem in output_problems(out_dir, row)]
+    changed_inputs, unchecked = _check_inputs(hashed)
+    unchanged_inputs = len(hashed) - len(changed_inputs) - sum(unchecked.values())
+    unchecked["file(s) written before hashes were recorded, not checked"] = len(written) - len(hashed)
+    notes = "".join(f"; {count} {what}" for what, count in unchecked.items() if count)
+    outputs = sum(len(row["sha256"]) for row in hashed)
+    print(f"hear-byols verify-embeddings: {outputs - len(bad_outputs)} of {outputs} outputs match, "
+          f"{unchanged_inputs} input(s) unchanged{notes}", file=sys.stderr)
+    problems = bad_outputs + changed_inputs
     if problems:
-        print(f"mismatching or missing ({len(problems)}); recompute them with embed --overwrite:", file=sys.stderr)
+        print(f"mismatching, missing or from a changed input ({len(problems)}); rerun the same embed command "
+              "(no --overwrite needed): it recomputes exactly these", file=sys.stderr)
         print("\n".join(problems), file=sys.stderr)
         return 1
     return 0
+
+
+def _check_inputs(rows: list[dict[str, Any]]) -> tuple[list[str], dict[str, int]]:
+    """A line per row whose input changed, and how many inputs could not be compared, and why."""
+    changed, unchecked = [], {_NOT_RECORDED: 0, _NOT_FOUND: 0}
+    for row in rows:
+        path = Path(row["input"])
+        if recorded_input(row) is None:
+            unchecked[_NOT_RECORDED] += 1
+        elif not path.exists():
+            unchecked[_NOT_FOUND] += 1
+        elif (change := input_change(row, path)) is not None:
+            changed.append(f"  {', '.join(row['outputs'])}: changed input {path} ({change}) since it was embedded")
+    return changed, unchecked
 
 
 def _require_out_dir(out_dir: Path) -> None:
