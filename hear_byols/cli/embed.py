@@ -72,6 +72,8 @@ class EmbedOptions:
     workers: int = 0
     batch_size: int = 1
     shard: Shard = WHOLE
+    #: where the shard came from (``shards.choose_shard``), printed and recorded in the run's header
+    shard_source: str = "no --shard, no launcher variables"
     layer: str | None = None
 
 
@@ -86,7 +88,8 @@ def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
 def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
     """Embed this shard's share of ``items``; returns the exit status (0 all written or skipped,
     1 any failure)."""
-    items = options.shard.select(items)
+    listed, items = len(items), options.shard.select(items)
+    _print_shard(options, len(items), listed)
     out = options.out_dir
     with claimed_out_dir(out, options.shard) as claim:
         name = journal_name(options.shard.file_tag)
@@ -164,6 +167,7 @@ def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
         "dtype": "float32",
         "device": str(options.device),
         "shard": options.shard.label,
+        "shard_source": options.shard_source,
         "batch_size": options.batch_size,
         "workers": options.workers,
         "hear_byols": hear_byols.__version__,
@@ -303,6 +307,15 @@ def _embed(model: ByolsModel, samples: np.ndarray, options: EmbedOptions) -> lis
 
 def _reason(item: InputFile, exc: BaseException, options: EmbedOptions) -> str:
     return failure_reason(exc, str(item.path), timestamps=options.timestamps, device=options.device)
+
+
+def _print_shard(options: EmbedOptions, owned: int, listed: int) -> None:
+    """Which files this process embeds and why, before any work (also with ``--quiet``)."""
+    if options.shard.count == 1:
+        print(f"hear-byols embed: every file ({options.shard_source}): {listed} files", file=sys.stderr)
+    else:
+        print(f"hear-byols embed: shard {options.shard.label} ({owned} of {listed} files) from {options.shard_source}",
+              file=sys.stderr)
 
 
 def _print_summary(records: list[FileRecord], n_items: int, index_path: Path) -> None:
