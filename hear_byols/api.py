@@ -49,18 +49,27 @@ def load_model(
     ``model.layer`` holds it, ``model.scene_embedding_size`` its size). Compute runs on the
     model's device: move it once with ``model.to(device)``.
     """
-    if timestamp_mode not in TIMESTAMP_MODES:
-        raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
-    precision = parse_precision(precision)
-    if layer is not None:
-        # a bad name fails before any weights are looked for (layer names never depend on them)
-        find_layer(variant_spec(variant).layers(), layer, f"hear_byols.{variant}")
+    precision = check_load_options(variant, timestamp_mode=timestamp_mode, precision=precision, layer=layer)
     path = resolve_weights(variant, model_file_path or "")
     model = model_from_checkpoint(variant, path, normalization)
     model.select_layer(layer)
     model.timestamp_mode = timestamp_mode
     model.precision = precision
     return model
+
+
+def check_load_options(
+    variant: str, *, timestamp_mode: str = "exact", precision: str = FLOAT32, layer: str | None = None
+) -> str:
+    """InvalidOptionError for a ``load_model`` option that is wrong whatever the weights, so it fails
+    before any weights are looked for (and before ``hear-byols embed`` creates ``--out``); returns
+    the precision's canonical name."""
+    if timestamp_mode not in TIMESTAMP_MODES:
+        raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
+    precision = parse_precision(precision)
+    if layer is not None:  # layer names never depend on the weights
+        find_layer(variant_spec(variant).layers(), layer, f"hear_byols.{variant}")
+    return precision
 
 
 def get_scene_embeddings(audio: Any, model: ByolsModel) -> Tensor:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 import hear_byols
-from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
+from hear_byols.api import check_load_options, get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.atomic import atomic_write
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
 from hear_byols.cli.batching import SceneBatcher, Waiting
@@ -90,6 +90,7 @@ def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
     1 any failure)."""
     listed, items = len(items), options.shard.select(items)
     _print_shard(options, len(items), listed)
+    check_load_options(options.variant, timestamp_mode=options.timestamp_mode, layer=options.layer)  # before --out exists
     out = options.out_dir
     with claimed_out_dir(out, options.shard) as claim:
         name = journal_name(options.shard.file_tag)
