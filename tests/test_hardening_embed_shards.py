@@ -189,8 +189,8 @@ def test_a_refused_shard_that_is_the_last_alive_merges_the_index(weights: Path, 
 @pytest.mark.skipif(sys.platform != "linux", reason="file names are bytes on Linux only")
 def test_a_non_utf8_file_name_is_embedded_end_to_end(weights: Path, tmp_path: Path, capsys) -> None:
     inputs, out = tmp_path / "in", tmp_path / "out"
-    odd = Path(os.fsdecode(os.fsencode(inputs) + b"/caf\xe9.wav"))
-    write_audio(odd, tone(16000, 0.3), 16000)
+    odd = Path(os.fsdecode(os.fsencode(inputs) + b"/caf\xe9.wav"))  # Latin-1 bytes: a str with a surrogate escape
+    os.rename(write_audio(inputs / "cafe.wav", tone(16000, 0.3), 16000), odd)
     write_audio(inputs / "plain.wav", tone(16000, 0.3, freq=300.0), 16000)
     for shard in ("0/2", "1/2"):
         assert main(["embed", str(inputs), "--model", MODEL, "--weights", str(weights), "--out", str(out),
@@ -202,6 +202,10 @@ def test_a_non_utf8_file_name_is_embedded_end_to_end(weights: Path, tmp_path: Pa
     assert main(["verify-embeddings", str(out)]) == 0
     assert embed(weights, inputs, "--out", out) == 0
     assert "0 written, 2 skipped" in capsys.readouterr().err  # its journal record is read back
+    bad = os.fsencode(tmp_path) + b"/not\xff.wav"
+    Path(os.fsdecode(bad)).write_text("not audio\n")
+    assert embed(weights, os.fsdecode(bad), "--out", tmp_path / "out2") == 1
+    assert "not\\xff.wav: not a readable audio file" in capsys.readouterr().err  # the failure, in the summary
 
 
 # --- M9: a killed decode worker --------------------------------------------------------------

@@ -37,16 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (UsageError, InvalidOptionError) as exc:
-        print(f"hear-byols {args.command}: error: {exc}", file=sys.stderr)
+        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
         return USAGE_ERROR
     except HearByolsError as exc:
-        print(f"hear-byols {args.command}: error: {exc}", file=sys.stderr)
+        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"hear-byols {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED
     finally:
         logging.getLogger("hear_byols.cli").removeHandler(handler)
+
+
+def printable(text: str) -> str:
+    """``text`` with the bytes of non-UTF-8 file names (surrogate escapes, as Python decodes them)
+    shown as ``\\xe9``: a stderr that is not lenient would raise on them, mid-run."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -27,6 +27,7 @@ import torch
 import hear_byols
 from hear_byols.api import check_load_options, get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.atomic import atomic_write
+from hear_byols.cli import printable
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
 from hear_byols.cli.batching import SceneBatcher, Waiting
 from hear_byols.cli.decode import Decoded, decoded_files
@@ -324,12 +325,12 @@ def _print_summary(records: list[FileRecord], n_items: int, index_path: Path) ->
     audio_s = sum(r.duration_s or 0.0 for r in records if r.status == WRITTEN)
     interrupted = "" if len(records) == n_items else f", interrupted after {len(records)} of {n_items} files"
     print(
-        f"hear-byols embed: {counts[WRITTEN]} written, {counts[SKIPPED]} skipped, {counts[FAILED]} failed "
-        f"({audio_s:.1f} s of audio embedded{interrupted}); index: {index_path}",
+        printable(f"hear-byols embed: {counts[WRITTEN]} written, {counts[SKIPPED]} skipped, {counts[FAILED]} failed "
+                  f"({audio_s:.1f} s of audio embedded{interrupted}); index: {index_path}"),
         file=sys.stderr,
     )
     failures = [r for r in records if r.status == FAILED]
     if failures:
         print(f"failed ({len(failures)}):", file=sys.stderr)
         for record in failures:
-            print(f"  {record.input}: {record.reason}", file=sys.stderr)
+            print(printable(f"  {record.input}: {record.reason}"), file=sys.stderr)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from hear_byols.cli import printable
 from hear_byols.cli.index import INDEX_NAME, WRITTEN, combined_index, merge_parts
 from hear_byols.cli.journal import read_journal
 from hear_byols.cli.outdir import index_section, live_shards
@@ -28,7 +29,7 @@ def merge_index_of(out_dir: Path) -> int:
                 "index itself, or merge once none is running"
             )
         path = merge_parts(out_dir, read_journal(out_dir))
-    print(f"hear-byols index: merged {path}", file=sys.stderr)
+    print(printable(f"hear-byols index: merged {path}"), file=sys.stderr)
     return 0
 
 
@@ -57,7 +58,7 @@ def verify_embeddings(out_dir: Path) -> int:
     print(f"hear-byols verify-embeddings: {checked - len(problems)} of {checked} outputs match{older}", file=sys.stderr)
     if problems:
         print(f"mismatching or missing ({len(problems)}); recompute them with embed --overwrite:", file=sys.stderr)
-        print("\n".join(problems), file=sys.stderr)
+        print(printable("\n".join(problems)), file=sys.stderr)
         return 1
     return 0
 
