@@ -39,9 +39,9 @@ from hear_byols.cli.index import (
     FileRecord,
     combined_index,
     conflicting_settings,
-    merge_parts,
     next_run_id,
     same_settings,
+    settings_differences,
     write_part,
 )
 from hear_byols.cli.inputs import InputFile
@@ -119,9 +119,11 @@ def _load(options: EmbedOptions) -> ByolsModel:
 
 
 def _start_run(claim: Claim, model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
-    """This run's header, journaled under a fresh id, once its settings are known not to clash."""
+    """This run's header, journaled under a fresh id and announced to the shards that start
+    while it lives, once its settings are known not to clash."""
     header = run_header(model, options)
     with claim.index_section():  # run ids are unique across concurrent shards
+        _refuse_live_clash(claim, header["settings"])
         journal = read_journal(options.out_dir, journal_name(options.shard.file_tag))
         index, _ = combined_index(options.out_dir, journal)
         conflicts = conflicting_settings(index, journal, header["settings"])
@@ -132,16 +134,26 @@ def _start_run(claim: Claim, model: ByolsModel, options: EmbedOptions) -> dict[s
             )
         run = {"id": next_run_id(index, journal), **header}
         journal.add_run(run)
+        claim.announce(run)
     return run
 
 
+def _refuse_live_clash(claim: Claim, settings: dict[str, Any]) -> None:
+    """A live shard's settings count before it has written a file, and ``--overwrite`` cannot
+    recompute the files another process is writing."""
+    for shard, run in claim.live_runs():
+        differences = settings_differences(run["settings"], settings)
+        if differences:
+            raise UsageError(
+                f"shard {shard.label} is writing into {claim.out_dir} with other settings ({differences}); wait for "
+                "it to finish (then --overwrite recomputes every file with these), or use another --out directory"
+            )
+
+
 def _finish_run(claim: Claim, run: dict[str, Any], records: list[FileRecord]) -> Path:
-    """Write this run's part; merge ``index.json`` when no other shard is still running."""
+    """Write this run's part, and release the shard: the last shard alive merges ``index.json``."""
     part = write_part(claim.out_dir, run, records)
-    with claim.index_section():
-        if claim.others_alive():
-            return part  # the last shard to finish merges it
-        return merge_parts(claim.out_dir, read_journal(claim.out_dir, journal_name(claim.shard.file_tag)))
+    return claim.release() or part
 
 
 def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
