@@ -28,6 +28,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from hear_byols.cli import printable
 from hear_byols.cli.index import merge_parts, parts_pending, write_json
 from hear_byols.cli.journal import read_journal
 from hear_byols.cli.shards import Shard
@@ -193,7 +194,8 @@ def _release_after_error(claim: Claim) -> None:
     try:
         merged = claim.release()
     except HearByolsError as exc:
-        log.error("the index of %s was not merged (%s); run hear-byols index merge %s", claim.out_dir, exc, claim.out_dir)
+        log.error(printable(f"the index of {claim.out_dir} was not merged ({exc}); run hear-byols index merge "
+                            f"{claim.out_dir}"))
         return
     if merged is not None:
-        log.info("merged the index of the finished shards: %s", merged)
+        log.info(printable(f"merged the index of the finished shards: {merged}"))
