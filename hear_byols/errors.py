@@ -54,6 +54,10 @@ class DeviceError(HearByolsError, RuntimeError):
     """The accelerator failed in a way that fails every later computation (a sticky CUDA error)."""
 
 
+class WorkerError(HearByolsError, RuntimeError):
+    """A worker process died (killed by a signal, e.g. by the out-of-memory killer), so the run stopped."""
+
+
 class AudioFileError(HearByolsError, ValueError):
     """An audio file cannot be embedded: empty, not audio, corrupt, no samples, NaN/Inf."""
 

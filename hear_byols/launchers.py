@@ -10,6 +10,15 @@ from collections.abc import Mapping
 
 from hear_byols.errors import UsageError
 
+#: Set by torchrun's agent in every process it starts, beside ``RANK`` and ``WORLD_SIZE``.
+TORCHRUN_VARIABLES = ("LOCAL_RANK", "TORCHELASTIC_RUN_ID")
+
+
+def started_by_torchrun(env: Mapping[str, str]) -> bool:
+    """Whether torchrun started this process: ``RANK``/``WORLD_SIZE`` without its other variables
+    were inherited (a parent job's, a shell's ``export``) and say nothing about this process."""
+    return all(name in env for name in TORCHRUN_VARIABLES)
+
 
 def torchrun_rank(env: Mapping[str, str]) -> tuple[int, int] | None:
     """``(RANK, WORLD_SIZE)`` under torchrun, None outside it."""

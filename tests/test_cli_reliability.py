@@ -102,7 +102,8 @@ def test_an_output_rewritten_but_not_recorded_is_recomputed(weights: Path, tmp_p
 
 def test_a_second_concurrent_run_fails_at_once(weights: Path, tmp_path: Path) -> None:
     inputs, out = many_files(tmp_path / "in", 40), tmp_path / "out"
-    first = start_embed(weights, inputs, out)
+    # slow (exact timestamps every 20 ms): alive throughout; in scene mode it could finish before the second starts
+    first = start_embed(weights, inputs, out, "--timestamps", "--hop", "20")
     try:
         wait_for_written_files(out, first, at_least=1)
         started = time.monotonic()

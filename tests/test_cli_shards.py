@@ -156,7 +156,7 @@ def test_concurrent_shards_embed_every_file_once_and_merge_like_one_process(weig
     finish(start_shard(weights, inputs, single, None))  # same threads as the shards: the same bits
     processes = [start_shard(weights, inputs, sharded, f"{i}/3") for i in range(3)]
     errors = [finish(process) for process in processes]
-    written = [int(err.split("hear-byols embed: ")[1].split(" written")[0]) for err in errors]
+    written = [int(err.split("hear-byols embed: ")[-1].split(" written")[0]) for err in errors]
     assert sum(written) == n_files and all(written)  # each file by exactly one shard
     runs = {run["id"]: run["shard"] for run in json.loads((sharded / "index.json").read_text())["runs"]}
     assert sorted(runs.values()) == ["0/3", "1/3", "2/3"] and len(runs) == 3  # unique run ids

@@ -62,7 +62,7 @@ def resampled_length(n_frames: int, source_rate: int) -> int:
 def audio_duration_s(path: str | os.PathLike[str]) -> float:
     """Duration from the header alone (0 when unreadable): for progress totals, never trusted."""
     try:
-        return sf.info(os.fspath(path)).duration
+        return sf.info(os.fsencode(path)).duration  # bytes: soundfile cannot encode a non-UTF-8 name
     except (sf.LibsndfileError, RuntimeError, OSError):
         return 0.0
 
@@ -74,7 +74,7 @@ def read_audio_16k(path: str | os.PathLike[str]) -> AudioFile:
         raise AudioFileError(f"{path}: empty file (0 bytes); re-export or re-copy it")
     check_complete(path)
     try:
-        with sf.SoundFile(os.fspath(path)) as audio:
+        with sf.SoundFile(os.fsencode(path)) as audio:  # bytes: soundfile cannot encode a non-UTF-8 name
             return _decode(path, audio)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioFileError(

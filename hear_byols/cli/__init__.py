@@ -37,16 +37,22 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.run(args)
     except (UsageError, InvalidOptionError) as exc:
-        print(f"hear-byols {args.command}: error: {exc}", file=sys.stderr)
+        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
         return USAGE_ERROR
     except HearByolsError as exc:
-        print(f"hear-byols {args.command}: error: {exc}", file=sys.stderr)
+        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"hear-byols {args.command}: interrupted", file=sys.stderr)
         return INTERRUPTED
     finally:
         logging.getLogger("hear_byols.cli").removeHandler(handler)
+
+
+def printable(text: str) -> str:
+    """``text`` with the bytes of non-UTF-8 file names (surrogate escapes, as Python decodes them)
+    shown as ``\\xe9``: a stderr that is not lenient would raise on them, mid-run."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,10 +108,12 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
                        help="processes decoding and resampling ahead of the model (default 0: in this process)")
     embed.add_argument("--batch-size", type=_count(1), default=1, metavar="B",
                        help="scene mode: encode up to B files of equal length per pass (default 1: one file per pass)")
-    embed.add_argument("--shard", type=_shard, default=None, metavar="I/N",
-                       help="embed only shard I of N (0-based); default: from torchrun or a SLURM array, else all")
+    embed.add_argument("--shard", type=_shard, default=None, metavar="I/N|auto|all",
+                       help="embed only shard I of N (0-based); auto: the shard torchrun or a SLURM array gives; "
+                       "all: every file. Default: a process started by torchrun takes its rank, any other every file "
+                       "(inside a SLURM array, or with inherited RANK/WORLD_SIZE, pass auto or all)")
     embed.add_argument("--overwrite", action="store_true", help="recompute files whose outputs exist")
-    embed.add_argument("--quiet", action="store_true", help="no progress, only the summary")
+    embed.add_argument("--quiet", action="store_true", help="no progress, only the shard line and the summary")
     embed.set_defaults(run=_run_embed)
 
 
@@ -113,14 +121,15 @@ def _run_embed(args: argparse.Namespace) -> int:
     from hear_byols.cli.embed import EmbedOptions, run_embed
     from hear_byols.cli.inputs import expand_inputs
 
-    from hear_byols.cli.shards import resolve_device, shard_from_environment
+    from hear_byols.cli.shards import choose_shard, resolve_device
 
+    shard, shard_source = choose_shard(args.shard)
     items = expand_inputs(args.paths)
     options = EmbedOptions(
         variant=args.model, weights=args.weights, out_dir=args.out, timestamps=args.timestamps, hop_ms=args.hop,
         timestamp_mode=args.timestamp_mode, normalization=args.normalization, device=resolve_device(args.device),
         overwrite=args.overwrite, quiet=args.quiet, workers=args.workers, batch_size=args.batch_size,
-        shard=args.shard or shard_from_environment(), layer=args.layer,
+        shard=shard, shard_source=shard_source, layer=args.layer,
     )
     return run_embed(items, options)
 
@@ -195,10 +204,10 @@ def _count(minimum: int):
 
 
 def _shard(text: str):
-    from hear_byols.cli.shards import parse_shard
+    from hear_byols.cli.shards import parse_shard_option
 
     try:
-        return parse_shard(text)
+        return parse_shard_option(text)
     except UsageError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

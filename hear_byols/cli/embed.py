@@ -26,27 +26,26 @@ import numpy as np
 import torch
 
 import hear_byols
-from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
+from hear_byols.api import check_load_options, get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.atomic import atomic_write
+from hear_byols.cli import printable
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
 from hear_byols.cli.batching import SceneBatcher, Waiting
 from hear_byols.cli.decode import Decoded, decoded_files
 from hear_byols.cli.failures import FILE_ERRORS, failure_reason
 from hear_byols.cli.index import (
-    FAILED,
-    SKIPPED,
-    WRITTEN,
     FileRecord,
     combined_index,
     conflicting_settings,
     input_fields,
-    merge_parts,
     next_run_id,
     same_settings,
+    settings_differences,
     write_part,
 )
 from hear_byols.cli.inputs import InputFile
 from hear_byols.cli.journal import Journal, journal_name, read_journal
+from hear_byols.cli.rows import FAILED, SKIPPED, WRITTEN
 from hear_byols.cli.outdir import Claim, claimed_out_dir
 from hear_byols.cli.progress import Progress
 from hear_byols.cli.recorded import still_stands
@@ -75,6 +74,8 @@ class EmbedOptions:
     workers: int = 0
     batch_size: int = 1
     shard: Shard = WHOLE
+    #: where the shard came from (``shards.choose_shard``), printed and recorded in the run's header
+    shard_source: str = "no --shard, no launcher variables"
     layer: str | None = None
 
 
@@ -89,7 +90,9 @@ def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
 def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
     """Embed this shard's share of ``items``; returns the exit status (0 all written or skipped,
     1 any failure)."""
-    items = options.shard.select(items)
+    listed, items = len(items), options.shard.select(items)
+    _print_shard(options, len(items), listed)
+    check_load_options(options.variant, {"timestamp_mode": options.timestamp_mode, "layer": options.layer})  # before --out exists
     out = options.out_dir
     with claimed_out_dir(out, options.shard) as claim:
         name = journal_name(options.shard.file_tag)
@@ -117,9 +120,11 @@ def _load(options: EmbedOptions) -> ByolsModel:
 
 
 def _start_run(claim: Claim, model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
-    """This run's header, journaled under a fresh id, once its settings are known not to clash."""
+    """This run's header, journaled under a fresh id and announced to the shards that start
+    while it lives, once its settings are known not to clash."""
     header = run_header(model, options)
     with claim.index_section():  # run ids are unique across concurrent shards
+        _refuse_live_clash(claim, header["settings"])
         journal = read_journal(options.out_dir, journal_name(options.shard.file_tag))
         index, _ = combined_index(options.out_dir, journal)
         conflicts = conflicting_settings(index, journal, header["settings"])
@@ -130,16 +135,26 @@ def _start_run(claim: Claim, model: ByolsModel, options: EmbedOptions) -> dict[s
             )
         run = {"id": next_run_id(index, journal), **header}
         journal.add_run(run)
+        claim.announce(run)
     return run
 
 
+def _refuse_live_clash(claim: Claim, settings: dict[str, Any]) -> None:
+    """A live shard's settings count before it has written a file, and ``--overwrite`` cannot
+    recompute the files another process is writing."""
+    for shard, run in claim.live_runs():
+        differences = settings_differences(run["settings"], settings)
+        if differences:
+            raise UsageError(
+                f"shard {shard.label} is writing into {claim.out_dir} with other settings ({differences}); wait for "
+                "it to finish (then --overwrite recomputes every file with these), or use another --out directory"
+            )
+
+
 def _finish_run(claim: Claim, run: dict[str, Any], records: list[FileRecord]) -> Path:
-    """Write this run's part; merge ``index.json`` when no other shard is still running."""
+    """Write this run's part, and release the shard: the last shard alive merges ``index.json``."""
     part = write_part(claim.out_dir, run, records)
-    with claim.index_section():
-        if claim.others_alive():
-            return part  # the last shard to finish merges it
-        return merge_parts(claim.out_dir, read_journal(claim.out_dir, journal_name(claim.shard.file_tag)))
+    return claim.release() or part
 
 
 def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
@@ -167,6 +182,7 @@ def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
         "dtype": "float32",
         "device": str(options.device),
         "shard": options.shard.label,
+        "shard_source": options.shard_source,
         "batch_size": options.batch_size,
         "workers": options.workers,
         "hear_byols": hear_byols.__version__,
@@ -315,17 +331,26 @@ def _reason(item: InputFile, exc: BaseException, options: EmbedOptions) -> str:
     return failure_reason(exc, str(item.path), timestamps=options.timestamps, device=options.device)
 
 
+def _print_shard(options: EmbedOptions, owned: int, listed: int) -> None:
+    """Which files this process embeds and why, before any work (also with ``--quiet``)."""
+    if options.shard.count == 1:
+        print(f"hear-byols embed: every file ({options.shard_source}): {listed} files", file=sys.stderr)
+    else:
+        print(f"hear-byols embed: shard {options.shard.label} ({owned} of {listed} files) from {options.shard_source}",
+              file=sys.stderr)
+
+
 def _print_summary(records: list[FileRecord], n_items: int, index_path: Path) -> None:
     counts = {status: sum(r.status == status for r in records) for status in (WRITTEN, SKIPPED, FAILED)}
     audio_s = sum(r.duration_s or 0.0 for r in records if r.status == WRITTEN)
     interrupted = "" if len(records) == n_items else f", interrupted after {len(records)} of {n_items} files"
     print(
-        f"hear-byols embed: {counts[WRITTEN]} written, {counts[SKIPPED]} skipped, {counts[FAILED]} failed "
-        f"({audio_s:.1f} s of audio embedded{interrupted}); index: {index_path}",
+        printable(f"hear-byols embed: {counts[WRITTEN]} written, {counts[SKIPPED]} skipped, {counts[FAILED]} failed "
+                  f"({audio_s:.1f} s of audio embedded{interrupted}); index: {index_path}"),
         file=sys.stderr,
     )
     failures = [r for r in records if r.status == FAILED]
     if failures:
         print(f"failed ({len(failures)}):", file=sys.stderr)
         for record in failures:
-            print(f"  {record.input}: {record.reason}", file=sys.stderr)
+            print(printable(f"  {record.input}: {record.reason}"), file=sys.stderr)

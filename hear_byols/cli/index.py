@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from hear_byols.atomic import atomic_write
 from hear_byols.cli.journal import Journal
-from hear_byols.cli.rows import FAILED, SKIPPED, WRITTEN, row_problem
+from hear_byols.cli.rows import SKIPPED, WRITTEN, row_problem
 from hear_byols.errors import StorageError, UsageError
 from hear_byols.identity import FileIdentity
 
@@ -123,7 +123,7 @@ def part_path(out_dir: Path, run_id: int) -> Path:
 
 def write_part(out_dir: Path, run: dict[str, Any], records: list[FileRecord]) -> Path:
     """Atomically write this run's part of the index."""
-    return _write_json(part_path(out_dir, run["id"]), {"format": FORMAT_VERSION, "run": run,
+    return write_json(part_path(out_dir, run["id"]), {"format": FORMAT_VERSION, "run": run,
                                                        "files": [asdict(record) for record in records]})
 
 
@@ -141,6 +141,11 @@ def combined_index(out_dir: Path, journal: Journal) -> tuple[dict[str, Any], lis
         if records or run_id in parts:
             index = merge_index(index, run, records)
     return index, [part.path for part in parts.values()]
+
+
+def parts_pending(out_dir: Path) -> bool:
+    """Whether runs' index parts wait to be merged into ``index.json``."""
+    return any(out_dir.glob(_PART_PATTERN))
 
 
 def merge_parts(out_dir: Path, journal: Journal) -> Path:
@@ -187,14 +192,19 @@ def conflicting_settings(index: dict[str, Any], journal: Journal, settings: dict
     recorded, 'default' now"``), one line per differing run."""
     recorded = [run["settings"] for run in index["runs"]]
     recorded += [journal.runs[entry["run"]]["settings"] for entry in journal.valid_entries()]
-    wanted = _compared(settings)
     conflicts = []
     for old in recorded:
-        keys = sorted(set(_compared(old)) | set(wanted))
-        differences = [f"{key}: {old.get(key)!r} recorded, {wanted.get(key)!r} now" for key in keys if old.get(key) != wanted.get(key)]
-        if differences and "; ".join(differences) not in conflicts:
-            conflicts.append("; ".join(differences))
+        differences = settings_differences(old, settings)
+        if differences and differences not in conflicts:
+            conflicts.append(differences)
     return conflicts
+
+
+def settings_differences(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """``"model: 'cvt' recorded, 'default' now; ..."`` for the settings that change the numbers; "" when none."""
+    old, new = _compared(old), _compared(new)
+    keys = sorted(set(old) | set(new))
+    return "; ".join(f"{key}: {old.get(key)!r} recorded, {new.get(key)!r} now" for key in keys if old.get(key) != new.get(key))
 
 
 def merge_index(index: dict[str, Any], run: dict[str, Any], records: list[FileRecord]) -> dict[str, Any]:
@@ -218,10 +228,11 @@ def merge_index(index: dict[str, Any], run: dict[str, Any], records: list[FileRe
 
 def write_index(out_dir: Path, index: dict[str, Any]) -> Path:
     """Atomically replace ``OUT/index.json``."""
-    return _write_json(out_dir / INDEX_NAME, index)
+    return write_json(out_dir / INDEX_NAME, index)
 
 
-def _write_json(path: Path, content: dict[str, Any]) -> Path:
+def write_json(path: Path, content: dict[str, Any]) -> Path:
+    """Atomically write ``content`` as JSON; StorageError (with the fix) when the disk refuses."""
     text = json.dumps(content, indent=2, sort_keys=False) + "\n"
     try:
         atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))

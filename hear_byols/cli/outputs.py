@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hear_byols.cli import printable
 from hear_byols.cli.index import INDEX_NAME, WRITTEN, combined_index, merge_parts, recorded_input
 from hear_byols.cli.journal import read_journal
 from hear_byols.cli.outdir import index_section, live_shards
@@ -31,7 +32,7 @@ def merge_index_of(out_dir: Path) -> int:
                 "index itself, or merge once none is running"
             )
         path = merge_parts(out_dir, read_journal(out_dir))
-    print(f"hear-byols index: merged {path}", file=sys.stderr)
+    print(printable(f"hear-byols index: merged {path}"), file=sys.stderr)
     return 0
 
 
@@ -61,7 +62,7 @@ def verify_embeddings(out_dir: Path) -> int:
     if problems:
         print(f"mismatching, missing or from a changed input ({len(problems)}); rerun the same embed command "
               "(no --overwrite needed): it recomputes exactly these", file=sys.stderr)
-        print("\n".join(problems), file=sys.stderr)
+        print(printable("\n".join(problems)), file=sys.stderr)
         return 1
     return 0
 

@@ -12,7 +12,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from hear_byols.audio.files import audio_duration_s
-from hear_byols.cli.index import FAILED
+from hear_byols.cli import printable
+from hear_byols.cli.rows import FAILED
 from hear_byols.cli.inputs import InputFile
 
 log = logging.getLogger("hear_byols.cli")
@@ -37,7 +38,7 @@ class Progress:
     def file_done(self, item: InputFile, status: str, detail: str) -> None:
         """``detail``: the outputs written, or the reason of a skip or failure."""
         self._done += 1
-        message = f"[{self._done}/{self._total}] {status} {item.path}: {detail}"
+        message = printable(f"[{self._done}/{self._total}] {status} {item.path}: {detail}")
         if self._bars:
             files, audio = self._bars
             files.update(1)
