@@ -54,6 +54,15 @@ class DeviceError(HearByolsError, RuntimeError):
     """The accelerator failed in a way that fails every later computation (a sticky CUDA error)."""
 
 
+class TrainingDataError(HearByolsError, ValueError):
+    """Pretraining data that cannot give a usable run: nothing readable, or log-mels whose
+    statistics are not finite or constant (all silence)."""
+
+
+class TrainingDivergedError(HearByolsError, ArithmeticError):
+    """Pretraining met a NaN or infinite loss or gradient; it stopped before applying it."""
+
+
 class AudioFileError(HearByolsError, ValueError):
     """An audio file cannot be embedded: empty, not audio, corrupt, no samples, NaN/Inf."""
 

@@ -12,11 +12,12 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from hear_byols.errors import HearByolsError, UsageError
+from hear_byols.errors import TrainingDataError, UsageError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.pretraining.augment import TwoViews
-from hear_byols.pretraining.build import dataset_statistics, hybrid_source, initial_weights, loader
-from hear_byols.pretraining.data import Batch, CropDataset, epoch_batches, list_audio, manifest_hash
+from hear_byols.pretraining.build import data_manifest, dataset_statistics, hybrid_source, initial_weights, loader
+from hear_byols.pretraining.data import Batch, CropDataset, epoch_batches, list_audio, name_files
+from hear_byols.pretraining.finite import NonFiniteGuard
 from hear_byols.pretraining.hybrid import FEATURE_SETS, HEAD_HIDDEN, Functionals, ZScore, require_opensmile
 from hear_byols.pretraining.launch import Distributed
 from hear_byols.pretraining.learner import MLP, ByolLearner
@@ -55,11 +56,12 @@ def optimiser_step(
     micro_batches: Sequence[MicroBatch],
     *,
     autocast: Callable[[], ContextManager[object]] = contextlib.nullcontext,
-    before_update: Callable[[], None] | None = None,
+    before_update: Callable[[dict[str, float]], None] | None = None,
 ) -> dict[str, float]:
     """Accumulate gradients over ``micro_batches`` (DDP synchronises on the last only), then
     update the EMA target from the pre-step online weights, then step AdamW: the original's
-    order (Lightning 1.3 with SERAB's ``on_before_zero_grad`` hook). Returns the mean losses."""
+    order (Lightning 1.3 with SERAB's ``on_before_zero_grad`` hook). ``before_update(losses)``
+    sees the synchronised gradients first and may stop the step. Returns the mean losses."""
     sums: dict[str, float] = {}
     count = len(micro_batches)
     for index, (view1, view2, targets) in enumerate(micro_batches):
@@ -72,7 +74,7 @@ def optimiser_step(
         for name, value in parts.items():
             sums[name] = sums.get(name, 0.0) + float(value.detach()) / count
     if before_update is not None:
-        before_update()
+        before_update(sums)
     learner.update_target()
     optimiser.step()
     optimiser.zero_grad(set_to_none=True)
@@ -140,7 +142,7 @@ def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
     objective.to(ctx.device)
     torch.manual_seed(cfg.seed + ctx.rank)  # dropout differs per rank, like the data
     frontend = LogMelFrontend(spec.frontend).to(ctx.device)
-    manifest = manifest_hash(files)
+    manifest = data_manifest(files, ctx)
     dataset = CropDataset(files, cfg.crop, cfg.seed)
     run = Run(
         cfg, ctx, files, manifest, dataset, frontend, objective,
@@ -223,7 +225,7 @@ def save(run: Run, elapsed: float, final: bool) -> None:
     })
     unreadable = sorted({str(run.files[i]) + "\t" + why for i, why in run.failed.items()})
     if unreadable:
-        (out / "unreadable.txt").write_text("\n".join(unreadable) + "\n", encoding="utf-8")
+        (out / "unreadable.txt").write_text("\n".join(unreadable) + "\n", encoding="utf-8", errors="surrogateescape")
     save_json(out / "run.json", run_record(run, elapsed, final))
 
 
@@ -274,6 +276,8 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
     started = time.monotonic()
     bar = tqdm(total=run.total_steps, initial=run.position.step, unit="step", disable=not ctx.main or cfg.quiet)
     samples_done, stop, tick = 0, False, started
+    guard = NonFiniteGuard(ctx, trainable(run.objective), run.frontend, run.files, out,
+                           saved=run.position.step if cfg.resume else None)
     while run.position.step < run.total_steps and not stop:
         run.dataset.epoch = run.position.epoch
         batches = epoch_batches(len(run.files), run.micro_batch, ctx.world, ctx.rank, cfg.seed, run.position.epoch)
@@ -283,8 +287,9 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
             group.append(batch)
             if len(group) < cfg.accumulate:
                 continue
+            guard.watch(run.position.step + 1, group)
             losses = optimiser_step(model, run.objective.learner, run.optimiser, [micro_batch(run, b) for b in group],
-                                    autocast=autocast)
+                                    autocast=autocast, before_update=guard.check)
             run.position.step += 1
             run.position.batch_in_epoch += cfg.accumulate
             elapsed = run.elapsed_before + time.monotonic() - started
@@ -312,6 +317,7 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
             if done or run.position.step % cfg.save_every == 0:
                 run.info["samples_per_s"] = samples_done / max(time.monotonic() - started, 1e-9)
                 save(run, elapsed, final=done)
+                guard.saved(run.position.step)
                 if metrics is not None:
                     metrics.write()
                 tick = time.monotonic()  # the next step's rate leaves the checkpoint out
@@ -329,8 +335,11 @@ def train(cfg: PretrainConfig, ctx: Distributed) -> Run:
 def micro_batch(run: Run, batch: Batch) -> MicroBatch:
     """Crops -> log-mel -> pre-normalised -> two augmented, jointly normalised views (+ targets)."""
     if len(batch.crops) < 2:
-        raise HearByolsError(f"a micro-batch kept {len(batch.crops)} readable crops of {run.micro_batch}: "
-                             "too many unreadable files (see unreadable.txt)")
+        unreadable = dict(batch.failed)
+        raise TrainingDataError(
+            f"a micro-batch kept {len(batch.crops)} readable crop(s) of {run.micro_batch} (BatchNorm needs 2): "
+            f"{len(unreadable)} of its files are unreadable: {name_files(run.files, list(unreadable), unreadable)}; "
+            "remove them from DATA or raise --batch-size")
     with torch.no_grad():
         lms = run.prenorm(run.frontend(batch.crops.to(run.ctx.device)).unsqueeze(1))
         view1, view2 = run.views(lms)
