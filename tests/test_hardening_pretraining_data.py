@@ -130,6 +130,17 @@ def test_bad_numbers_and_devices_are_usage_errors(option: list[str], tmp_path: P
     assert not out.exists()
 
 
+def test_cuda_devices_are_checked_against_what_is_visible(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert launch.choose_device("cuda:0", 0) == torch.device("cuda", 0)
+    assert launch.choose_device("auto", 0) == torch.device("cuda", 0)
+    with pytest.raises(UsageError, match=r"cuda:3 \(from LOCAL_RANK=3\) does not exist"):
+        launch.choose_device("auto", 3)
+    with pytest.raises(UsageError, match="cuda:1 does not exist"):
+        launch.choose_device("cuda:1", 0)
+
+
 def test_an_all_unreadable_corpus_names_its_files(tmp_path: Path, capsys) -> None:
     data = tmp_path / "junk"
     data.mkdir()

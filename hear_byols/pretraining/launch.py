@@ -90,10 +90,9 @@ def choose_device(asked: str, local_rank: int) -> torch.device:
     """``auto`` (``cuda:LOCAL_RANK`` when CUDA is available, else the CPU), ``cpu``, ``cuda``
     (``cuda:LOCAL_RANK``) or ``cuda:N``; anything else, or CUDA where there is none, is refused
     rather than run on the CPU."""
-    if asked == "auto":
-        asked = "cuda" if torch.cuda.is_available() else "cpu"
+    wanted = ("cuda" if torch.cuda.is_available() else "cpu") if asked == "auto" else asked
     try:
-        device = torch.device(asked)
+        device = torch.device(wanted)
     except RuntimeError:
         device = None
     if device is None or device.type not in ("cpu", "cuda"):
@@ -102,10 +101,11 @@ def choose_device(asked: str, local_rank: int) -> torch.device:
         return device
     if not torch.cuda.is_available():
         raise UsageError(f"--device {asked}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+    source = "" if device.index is not None else f" (from LOCAL_RANK={local_rank})"
     device = torch.device("cuda", local_rank if device.index is None else device.index)
     if device.index >= torch.cuda.device_count():
-        raise UsageError(f"--device {asked}: cuda:{device.index} does not exist, only {torch.cuda.device_count()} "
-                         "CUDA device(s) are visible")
+        raise UsageError(f"--device {asked}: cuda:{device.index}{source} does not exist, only "
+                         f"{torch.cuda.device_count()} CUDA device(s) are visible")
     return device
 
 
