@@ -47,9 +47,11 @@ class NonFiniteGuard:
         """Raise ``TrainingDivergedError`` on every process if any process's loss or gradient
         is not finite; nothing of this step is applied then."""
         loss_bad = not all(math.isfinite(value) for value in losses.values())
-        # a float64 sum of float32 values overflows only when a value is already infinite
-        sums = [p.grad.sum(dtype=torch.float64) for p in self.parameters if p.grad is not None]
-        gradient_bad = bool(sums) and not torch.isfinite(torch.stack(sums).sum())
+        # A tensor's sum is NaN or infinite when one of its values is; otherwise it overflows only
+        # for gradients beyond ~1e30, a divergence too. One sum per tensor: 5 ms for d=512's
+        # 5.9 M trainable values on one CPU thread, 0.3 % of its step (a float64 sum took 45 ms).
+        sums = [p.grad.sum() for p in self.parameters if p.grad is not None]
+        gradient_bad = bool(sums) and not bool(torch.isfinite(torch.stack(sums)).all())
         flags = self.ctx.sum(torch.tensor([loss_bad, gradient_bad], dtype=torch.float64))
         if flags.sum() > 0:
             raise TrainingDivergedError(f"{self._cause(bool(flags[0]))} {self._kept()}")
