@@ -58,6 +58,15 @@ class WorkerError(HearByolsError, RuntimeError):
     """A worker process died (killed by a signal, e.g. by the out-of-memory killer), so the run stopped."""
 
 
+class TrainingDataError(HearByolsError, ValueError):
+    """Pretraining data that cannot give a usable run: nothing readable, or log-mels whose
+    statistics are not finite or constant (all silence)."""
+
+
+class TrainingDivergedError(HearByolsError, ArithmeticError):
+    """Pretraining met a NaN or infinite loss or gradient; it stopped before applying it."""
+
+
 class AudioFileError(HearByolsError, ValueError):
     """An audio file cannot be embedded: empty, not audio, corrupt, no samples, NaN/Inf."""
 

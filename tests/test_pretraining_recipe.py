@@ -59,7 +59,7 @@ def test_three_training_steps_match_the_original(golden: dict[str, np.ndarray]) 
         if step == 0:
             np.testing.assert_allclose(paired.numpy(), golden["step0/post_norm"], rtol=0, atol=1e-6)
         grads: dict[str, torch.Tensor] = {}
-        hook = (lambda: grads.update({names[id(p)]: p.grad.clone() for p in trainable(objective)})) if step == 0 else None
+        hook = (lambda _losses: grads.update({names[id(p)]: p.grad.clone() for p in trainable(objective)})) if step == 0 else None
         losses = optimiser_step(objective, learner, optimiser, [(paired[:4], paired[4:], None)], before_update=hook)
         assert abs(losses["loss"] - float(golden[f"step{step}/loss"])) <= 1e-5 * abs(float(golden[f"step{step}/loss"]))
         if step == 0:

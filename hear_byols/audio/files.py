@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,9 +63,20 @@ def resampled_length(n_frames: int, source_rate: int) -> int:
 def audio_duration_s(path: str | os.PathLike[str]) -> float:
     """Duration from the header alone (0 when unreadable): for progress totals, never trusted."""
     try:
-        return sf.info(os.fsencode(path)).duration  # bytes: soundfile cannot encode a non-UTF-8 name
+        return sf.info(_soundfile_name(path)).duration
     except (sf.LibsndfileError, RuntimeError, OSError):
         return 0.0
+
+
+def _soundfile_name(path: str | os.PathLike[str]) -> str | bytes:
+    """soundfile encodes a str name as UTF-8, which fails for a name that is not UTF-8 (bytes
+    such as ``b"\\xff.wav"`` on Linux, held as surrogates): such a name goes as its bytes."""
+    name = os.fspath(path)
+    try:
+        name.encode(sys.getfilesystemencoding())
+    except UnicodeEncodeError:
+        return os.fsencode(name)
+    return name
 
 
 def read_audio_16k(path: str | os.PathLike[str]) -> AudioFile:
@@ -74,7 +86,7 @@ def read_audio_16k(path: str | os.PathLike[str]) -> AudioFile:
         raise AudioFileError(f"{path}: empty file (0 bytes); re-export or re-copy it")
     check_complete(path)
     try:
-        with sf.SoundFile(os.fsencode(path)) as audio:  # bytes: soundfile cannot encode a non-UTF-8 name
+        with sf.SoundFile(_soundfile_name(path)) as audio:
             return _decode(path, audio)
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise AudioFileError(

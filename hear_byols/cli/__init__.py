@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from hear_byols.api import TIMESTAMP_MODES
+from hear_byols.argtypes import count, positive
 from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
 from hear_byols.audio.files import AUDIO_EXTENSIONS
 from hear_byols.errors import HearByolsError, InvalidOptionError, UsageError
@@ -94,7 +95,7 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
     embed.add_argument("--weights", default="", metavar="FILE", help="checkpoint file (default: the official weights)")
     embed.add_argument("--out", type=Path, default=Path("embeddings"), metavar="DIR", help="output directory (default: embeddings)")
     embed.add_argument("--timestamps", action="store_true", help="timestamp embeddings (T, D) instead of one (D,) vector")
-    embed.add_argument("--hop", type=_positive_ms, default=DEFAULT_HOP_SIZE_MS, metavar="MS",
+    embed.add_argument("--hop", type=positive("milliseconds"), default=DEFAULT_HOP_SIZE_MS, metavar="MS",
                        help=f"timestamp hop in ms (default {DEFAULT_HOP_SIZE_MS:g})")
     embed.add_argument("--timestamp-mode", choices=list(TIMESTAMP_MODES), default="exact",
                        help="exact (the reference numbers, default) or sliding (faster, approximate)")
@@ -104,9 +105,9 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
                        help="cpu (default), cuda or cuda:N; under torchrun cuda means cuda:LOCAL_RANK")
     embed.add_argument("--layer", default=None, metavar="NAME",
                        help="embed an intermediate layer (hear-byols info --layers VARIANT); default: the final one")
-    embed.add_argument("--workers", type=_count(0), default=0, metavar="N",
+    embed.add_argument("--workers", type=count(0), default=0, metavar="N",
                        help="processes decoding and resampling ahead of the model (default 0: in this process)")
-    embed.add_argument("--batch-size", type=_count(1), default=1, metavar="B",
+    embed.add_argument("--batch-size", type=count(1), default=1, metavar="B",
                        help="scene mode: encode up to B files of equal length per pass (default 1: one file per pass)")
     embed.add_argument("--shard", type=_shard, default=None, metavar="I/N|auto|all",
                        help="embed only shard I of N (0-based); auto: the shard torchrun or a SLURM array gives; "
@@ -181,26 +182,6 @@ def _run_pretrain(args: argparse.Namespace) -> int:
     from hear_byols.pretraining.run import run_pretraining
 
     return run_pretraining(config_from_args(args))
-
-
-def _positive_ms(text: str) -> float:
-    value = float(text)
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r}: expected a positive number of milliseconds")
-    return value
-
-
-def _count(minimum: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = minimum - 1
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= {minimum}")
-        return value
-
-    return parse
 
 
 def _shard(text: str):

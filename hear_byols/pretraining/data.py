@@ -7,6 +7,7 @@ run reads exactly the batches the interrupted one would have read.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -18,10 +19,13 @@ from torch.utils.data import Dataset
 from hear_byols.audio.files import read_audio_16k
 from hear_byols.cli.inputs import expand_inputs
 from hear_byols.errors import HearByolsError, UsageError
+from hear_byols.weights import sha256_of
 
 #: 0.95 s at 16 kHz: the recipe's crop, 96 log-mel columns.
 CROP_SAMPLES = 15200
 LIST_SUFFIXES = (".txt", ".lst")
+#: Files named in an error message at most (the others are counted).
+NAMED_FILES = 5
 
 
 def list_audio(arguments: list[str]) -> list[Path]:
@@ -31,7 +35,7 @@ def list_audio(arguments: list[str]) -> list[Path]:
     for argument in arguments:
         path = Path(argument)
         if path.is_file() and path.suffix.lower() in LIST_SUFFIXES:
-            lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+            lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()]
             expanded.extend(str(path.parent / line) for line in lines if line and not line.startswith("#"))
         else:
             expanded.append(argument)
@@ -41,12 +45,32 @@ def list_audio(arguments: list[str]) -> list[Path]:
     return files
 
 
-def manifest_hash(files: list[Path]) -> str:
-    """sha256 over the files' paths and sizes: names the data a run saw, cheaply."""
+def file_fingerprint(path: Path) -> str:
+    """What the manifest records of one file: its size and the sha256 of its bytes (a file
+    rewritten to the same size and mtime changes it), or why it cannot be read."""
+    try:
+        return f"{path.stat().st_size}\t{sha256_of(path)}"
+    except OSError as exc:
+        return f"unreadable\t{exc.strerror}"
+
+
+def manifest_hash(files: list[Path], fingerprints: list[str]) -> str:
+    """sha256 over the files' names (as bytes: any name the OS allows) and fingerprints."""
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(f"{path}\t{path.stat().st_size}\n".encode())
+    for path, fingerprint in zip(files, fingerprints, strict=True):
+        digest.update(os.fsencode(path) + b"\t" + fingerprint.encode() + b"\n")
     return digest.hexdigest()
+
+
+def name_files(files: list[Path], indices: list[int], reasons: dict[int, str] | None = None) -> str:
+    """``a.wav, b.wav and 3 more`` (with ``(reason)`` after each when given): the first
+    ``NAMED_FILES`` of ``indices``, for error messages."""
+    shown = sorted(indices)[:NAMED_FILES]
+    reasons = reasons or {}
+    names = ", ".join(f"{files[i]} ({reasons[i].removeprefix(f'{files[i]}: ')})" if i in reasons else str(files[i])
+                      for i in shown)
+    more = len(indices) - len(shown)
+    return names + (f" and {more} more" if more > 0 else "")
 
 
 def take_crop(samples: np.ndarray, mode: str, seed: int, epoch: int, index: int) -> np.ndarray:

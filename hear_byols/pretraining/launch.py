@@ -6,13 +6,24 @@ and the rendezvous variables; we join with NCCL on GPUs and gloo on CPU.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch.distributed.constants import default_pg_timeout
 
 from hear_byols.errors import UsageError
+from hear_byols.launchers import torchrun_rank
+
+#: How long the processes of a job wait for each other before giving up. torchrun starts its
+#: workers only once its own rendezvous is complete, so they meet at once; a process started
+#: with RANK/WORLD_SIZE inherited from an outer job would otherwise wait torch's 30 minutes.
+RENDEZVOUS_TIMEOUT_S = 300.0
+_ADVICE = ("these variables may be inherited from an outer job: unset RANK and WORLD_SIZE to train in this one "
+           "process, or start every process with torchrun")
 
 
 @dataclass(frozen=True)
@@ -57,19 +68,81 @@ class Distributed:
             dist.barrier()
 
 
-def start(device: str = "auto") -> Distributed:
+def start(device: str = "auto", sync_bn: bool = False) -> Distributed:
     """Join torchrun's process group if there is one, and choose this process's device."""
-    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    local_rank = int(os.environ.get("LOCAL_RANK", 0))
-    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
-    if use_cuda and not torch.cuda.is_available():
-        raise UsageError(f"--device {device}: CUDA is not available here (torch {torch.__version__})")
-    chosen = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
-    if use_cuda:
+    rank, world = _launcher_rank(os.environ)
+    local_rank = _local_rank(os.environ)
+    chosen = choose_device(device, local_rank)
+    if world > 1 and chosen.type == "cuda" and ":" in device:
+        raise UsageError(f"--device {device} would put all {world} processes on one GPU: pass --device cuda "
+                         "(each process takes cuda:LOCAL_RANK)")
+    if sync_bn and chosen.type != "cuda":
+        raise UsageError(f"--sync-bn synchronises BatchNorm across GPUs; on {chosen} there is nothing to "
+                         "synchronise with (torch's SyncBatchNorm needs CUDA): drop --sync-bn")
+    if chosen.type == "cuda":
         torch.cuda.set_device(chosen)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
+        _join(rank, world, "nccl" if chosen.type == "cuda" else "gloo", os.environ)
     return Distributed(rank, world, local_rank, chosen)
+
+
+def choose_device(asked: str, local_rank: int) -> torch.device:
+    """``auto`` (``cuda:LOCAL_RANK`` when CUDA is available, else the CPU), ``cpu``, ``cuda``
+    (``cuda:LOCAL_RANK``) or ``cuda:N``; anything else, or CUDA where there is none, is refused
+    rather than run on the CPU."""
+    wanted = ("cuda" if torch.cuda.is_available() else "cpu") if asked == "auto" else asked
+    try:
+        device = torch.device(wanted)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {asked}: expected auto, cpu, cuda or cuda:N (pretraining runs on CUDA or the CPU)")
+    if device.type == "cpu":
+        return device
+    if not torch.cuda.is_available():
+        raise UsageError(f"--device {asked}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
+    source = "" if device.index is not None else f" (from LOCAL_RANK={local_rank})"
+    device = torch.device("cuda", local_rank if device.index is None else device.index)
+    if device.index >= torch.cuda.device_count():
+        raise UsageError(f"--device {asked}: cuda:{device.index}{source} does not exist, only "
+                         f"{torch.cuda.device_count()} CUDA device(s) are visible")
+    return device
+
+
+def _launcher_rank(env: Mapping[str, str]) -> tuple[int, int]:
+    """``(RANK, WORLD_SIZE)`` from torchrun's variables, ``(0, 1)`` without them."""
+    try:
+        return torchrun_rank(env) or (0, 1)
+    except UsageError as exc:
+        raise UsageError(f"{exc}. For pretrain: start several processes with torchrun, or unset RANK and "
+                         "WORLD_SIZE to train in this one process") from None
+
+
+def _local_rank(env: Mapping[str, str]) -> int:
+    text = env.get("LOCAL_RANK", "0")
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"LOCAL_RANK={text!r} is not an integer: start several processes with torchrun, "
+                         "or unset LOCAL_RANK") from None
+
+
+def _join(rank: int, world: int, backend: str, env: Mapping[str, str]) -> None:
+    """Meet the other ``world - 1`` processes at ``MASTER_ADDR:MASTER_PORT``, waiting at most
+    ``RENDEZVOUS_TIMEOUT_S``: variables inherited from an outer job name processes that never come."""
+    where = f"RANK={rank} and WORLD_SIZE={world}"
+    missing = [name for name in ("MASTER_ADDR", "MASTER_PORT") if not env.get(name)]
+    if missing:
+        raise UsageError(f"{where} are set but {' and '.join(missing)} not, so there is no rendezvous; {_ADVICE}")
+    address = f"{env['MASTER_ADDR']}:{env['MASTER_PORT']}"
+    try:
+        store, _, _ = next(dist.rendezvous("env://", rank, world, timeout=timedelta(seconds=RENDEZVOUS_TIMEOUT_S)))
+    except (RuntimeError, ValueError) as exc:  # torch's store errors (DistNetworkError...) are RuntimeErrors
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UsageError(f"{where} at {address}: the other processes did not join within {RENDEZVOUS_TIMEOUT_S:g} s "
+                         f"({reason}); {_ADVICE}") from None
+    store.set_timeout(default_pg_timeout)  # the bound is for meeting; collectives keep torch's
+    dist.init_process_group(backend, store=store, rank=rank, world_size=world)
 
 
 def stop() -> None:

@@ -14,11 +14,12 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from hear_byols.atomic import atomic_write_all
-from hear_byols.errors import HearByolsError, StorageError, UsageError
+from hear_byols.errors import StorageError, TrainingDataError, UsageError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.pretraining.augment import TwoViews
-from hear_byols.pretraining.build import dataset_statistics, hybrid_source, initial_weights, loader
-from hear_byols.pretraining.data import Batch, CropDataset, epoch_batches, list_audio, manifest_hash
+from hear_byols.pretraining.build import data_manifest, dataset_statistics, hybrid_source, initial_weights, loader
+from hear_byols.pretraining.data import Batch, CropDataset, epoch_batches, list_audio, name_files
+from hear_byols.pretraining.finite import NonFiniteGuard
 from hear_byols.pretraining.hybrid import FEATURE_SETS, HEAD_HIDDEN, Functionals, ZScore, require_opensmile
 from hear_byols.pretraining.launch import Distributed
 from hear_byols.pretraining.learner import MLP, ByolLearner
@@ -60,11 +61,12 @@ def optimiser_step(
     micro_batches: Sequence[MicroBatch],
     *,
     autocast: Callable[[], ContextManager[object]] = contextlib.nullcontext,
-    before_update: Callable[[], None] | None = None,
+    before_update: Callable[[dict[str, float]], None] | None = None,
 ) -> dict[str, float]:
     """Accumulate gradients over ``micro_batches`` (DDP synchronises on the last only), then
     update the EMA target from the pre-step online weights, then step AdamW: the original's
-    order (Lightning 1.3 with SERAB's ``on_before_zero_grad`` hook). Returns the mean losses."""
+    order (Lightning 1.3 with SERAB's ``on_before_zero_grad`` hook). ``before_update(losses)``
+    sees the synchronised gradients first and may stop the step. Returns the mean losses."""
     sums: dict[str, float] = {}
     count = len(micro_batches)
     for index, (view1, view2, targets) in enumerate(micro_batches):
@@ -77,7 +79,7 @@ def optimiser_step(
         for name, value in parts.items():
             sums[name] = sums.get(name, 0.0) + float(value.detach()) / count
     if before_update is not None:
-        before_update()
+        before_update(sums)
     learner.update_target()
     optimiser.step()
     optimiser.zero_grad(set_to_none=True)
@@ -136,7 +138,7 @@ def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
         checkpoint, resumed_from = read_resume_checkpoint(cfg.resume), checkpoint_file(cfg.resume)
         check_same_settings(checkpoint, cfg, ctx, resumed_from)
     files = list_audio(list(cfg.data))
-    manifest = manifest_hash(files)
+    manifest = data_manifest(files, ctx)
     if checkpoint is not None:
         check_same_data(checkpoint, manifest, len(files), resumed_from)
     spec = variant_spec(cfg.variant)
@@ -240,7 +242,8 @@ def write_run_files(run: Run, ranks: list[dict[str, Any]], elapsed: float, metri
               (out / "encoder.pth", lambda fh: fh.write(encoder))]
     unreadable = sorted({str(run.files[i]) + "\t" + why for i, why in run.failed.items()})
     if unreadable:
-        files.append((out / "unreadable.txt", lambda fh: fh.write(("\n".join(unreadable) + "\n").encode())))
+        text = ("\n".join(unreadable) + "\n").encode("utf-8", "surrogateescape")  # names need not be UTF-8
+        files.append((out / "unreadable.txt", lambda fh: fh.write(text)))
     record = run_record(run, elapsed, encoder_sha256)
     files.append((out / "run.json", lambda fh: fh.write(json_bytes(record))))
     kept = "its previous checkpoint.pt and encoder.pth, which belong together, are kept" if (
@@ -315,6 +318,8 @@ def train_steps(run: Run, signals: StopSignals) -> None:
     started = time.monotonic()
     bar = tqdm(total=run.total_steps, initial=run.position.step, unit="step", disable=not ctx.main or cfg.quiet)
     samples_done, tick = 0, started
+    guard = NonFiniteGuard(ctx, trainable(run.objective), run.frontend, run.files, out,
+                           saved=run.position.step if run.resumed_from is not None else None)
     while run.position.step < run.total_steps and run.stopped_by is None:
         run.dataset.epoch = run.position.epoch
         batches = epoch_batches(len(run.files), run.micro_batch, ctx.world, ctx.rank, cfg.seed, run.position.epoch)
@@ -324,8 +329,9 @@ def train_steps(run: Run, signals: StopSignals) -> None:
             group.append(batch)
             if len(group) < cfg.accumulate:
                 continue
+            guard.watch(run.position.step + 1, group)
             losses = optimiser_step(model, run.objective.learner, run.optimiser, [micro_batch(run, b) for b in group],
-                                    autocast=autocast)
+                                    autocast=autocast, before_update=guard.check)
             run.position.step += 1
             run.position.batch_in_epoch += cfg.accumulate
             session_s = time.monotonic() - started
@@ -359,6 +365,7 @@ def train_steps(run: Run, signals: StopSignals) -> None:
             if run.stopped_by is not None or run.position.step % cfg.save_every == 0:
                 run.info["samples_per_s"] = samples_done / max(time.monotonic() - started, 1e-9)
                 save(run, elapsed, metrics)
+                guard.saved(run.position.step)
                 tick = time.monotonic()  # the next step's rate leaves the checkpoint out
             if run.stopped_by is not None:
                 break
@@ -374,8 +381,11 @@ def train_steps(run: Run, signals: StopSignals) -> None:
 def micro_batch(run: Run, batch: Batch) -> MicroBatch:
     """Crops -> log-mel -> pre-normalised -> two augmented, jointly normalised views (+ targets)."""
     if len(batch.crops) < 2:
-        raise HearByolsError(f"a micro-batch kept {len(batch.crops)} readable crops of {run.micro_batch}: "
-                             "too many unreadable files (see unreadable.txt)")
+        unreadable = dict(batch.failed)
+        raise TrainingDataError(
+            f"a micro-batch kept {len(batch.crops)} readable crop(s) of {run.micro_batch} (BatchNorm needs 2): "
+            f"{len(unreadable)} of its files are unreadable: {name_files(run.files, list(unreadable), unreadable)}; "
+            "remove them from DATA or raise --batch-size")
     with torch.no_grad():
         lms = run.prenorm(run.frontend(batch.crops.to(run.ctx.device)).unsqueeze(1))
         view1, view2 = run.views(lms)

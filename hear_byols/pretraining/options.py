@@ -8,6 +8,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from hear_byols.argtypes import between, count, positive
 from hear_byols.variants import variant_names
 
 CROP_MODES = ("random", "first")
@@ -54,28 +55,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("data", nargs="+", metavar="DATA", help="audio folders (recursive), quoted globs, files, or .txt/.lst file lists")
     add("--variant", required=True, choices=variant_names(), help="architecture to train (the variant's encoder)")
     add("--out", required=True, type=Path, metavar="RUN_DIR", help="run directory: encoder.pth, checkpoint.pt, run.json, metrics.csv")
-    add("--epochs", type=int, default=100, help="epochs (default 100, the recipe)")
-    add("--max-steps", type=int, default=None, help="stop after this many optimiser steps (overrides --epochs)")
-    add("--max-time", type=float, default=None, metavar="SECONDS", help="stop (checkpointed) after this much training in this session")
-    add("--batch-size", type=int, default=256, help="global batch over all processes and accumulation (default 256)")
-    add("--accumulate", type=int, default=1, metavar="K", help="gradient accumulation: K micro-batches per step")
-    add("--lr", type=float, default=3e-4, help="AdamW learning rate (default 3e-4; other AdamW settings are torch's)")
-    add("--tau", type=float, default=0.99, help="EMA decay of the target (default 0.99)")
+    add("--epochs", type=count(1), default=100, help="epochs (default 100, the recipe)")
+    add("--max-steps", type=count(1), default=None, help="stop after this many optimiser steps (overrides --epochs)")
+    add("--max-time", type=positive("seconds"), default=None, metavar="SECONDS", help="stop (checkpointed) after this much training in this session")
+    add("--batch-size", type=count(2), default=256, help="global batch over all processes and accumulation (default 256)")
+    add("--accumulate", type=count(1), default=1, metavar="K", help="gradient accumulation: K micro-batches per step")
+    add("--lr", type=positive(), default=3e-4, help="AdamW learning rate (default 3e-4; other AdamW settings are torch's)")
+    add("--tau", type=between(0, 1), default=0.99, help="EMA decay of the target (default 0.99)")
     add("--hybrid", choices=HYBRID_SETS, default=None, help="Hybrid BYOL-S: also predict openSMILE functionals")
-    add("--hybrid-weight", type=float, default=1.0, metavar="LAMBDA", help="weight of the hybrid MSE (default 1)")
-    add("--byol-weight", type=float, default=1.0, help="weight of the BYOL loss (default 1)")
+    add("--hybrid-weight", type=between(0), default=1.0, metavar="LAMBDA", help="weight of the hybrid MSE (default 1)")
+    add("--byol-weight", type=between(0), default=1.0, help="weight of the BYOL loss (default 1)")
     add("--crop", choices=CROP_MODES, default="random", help="0.95 s crop: random offset (default) or file start (2021 runs)")
     add("--norm", choices=NORM_MODES, default="dataset", help="pre-normalisation: dataset stats (default) or 2021 running stats")
-    add("--norm-sample", type=int, default=2048, metavar="N", help="crops sampled for the dataset statistics")
-    add("--workers", type=int, default=2, help="data-loading processes per training process (0: in process)")
+    add("--norm-sample", type=count(1), default=2048, metavar="N", help="crops sampled for the dataset statistics")
+    add("--workers", type=count(0), default=2, help="data-loading processes per training process (0: in process)")
     add("--precision", choices=PRECISIONS, default="fp32", help="bf16 autocast (GPU) or fp32 (default)")
     add("--sync-bn", action="store_true", help="synchronise BatchNorm statistics across processes (off: the recipe)")
     add("--device", default="auto", help="auto (cuda:LOCAL_RANK when available), cpu, cuda")
-    add("--seed", type=int, default=42, help="seed (default 42)")
+    add("--seed", type=count(0), default=42, help="seed (default 42)")
     add("--resume", default=None, metavar="CHECKPOINT", help="continue exactly from a checkpoint.pt (or its RUN_DIR)")
     add("--overwrite", action="store_true", help="start a new run in a RUN_DIR that holds one (its run files are deleted first)")
     add("--init", default=None, metavar="WEIGHTS|VARIANT", help="start online and target from a weight file or a variant's published weights")
-    add("--save-every", type=int, default=500, metavar="STEPS", help="checkpoint every this many steps (default 500)")
+    add("--save-every", type=count(1), default=500, metavar="STEPS", help="checkpoint every this many steps (default 500)")
     add("--quiet", action="store_true", help="no progress bar")
 
 

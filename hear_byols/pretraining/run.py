@@ -28,7 +28,7 @@ def run_pretraining(cfg: PretrainConfig) -> int:
         log.addHandler(handler)
         log.setLevel(logging.INFO)
     try:
-        ctx = launch.start(cfg.device)
+        ctx = launch.start(cfg.device, sync_bn=cfg.sync_bn)
     except UsageError as exc:
         print(f"pretrain: error: {exc}", file=sys.stderr)
         return 2
