@@ -1,0 +1,169 @@
+"""Hostile inputs to the HEAR API and the model (issue 17): constant audio, non-finite weights,
+threads switching layers, non-finite outputs and options refused at load."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.errors import InvalidOptionError
+from hear_byols.normalization import apply_stats, clip_mean_std, parse_normalization, scene_stats
+from hear_byols.scene import scene_embeddings
+from hear_byols.timestamps.exact import timestamp_embeddings
+from hear_byols.timestamps.sliding import sliding_timestamp_embeddings
+
+RATE = 16_000
+#: Relative tolerance of batch independence (that of tests/test_batch_semantics.py).
+RTOL = 1e-5
+COMPUTED = ["reference", "per_clip"]
+FIXED = [-10.0, 4.0]
+#: Lengths (s) of the silence tests; 30 s of timestamps takes seconds: marked slow.
+LENGTHS = [0.5, 1.0, 2.0, 7.3, 30.0]
+TIMESTAMP_LENGTHS = [0.5, 7.3, pytest.param(30.0, marks=pytest.mark.slow)]
+
+
+def _samples(seconds: float) -> int:
+    return int(round(seconds * RATE))
+
+
+def _relative_error(ours: torch.Tensor, expected: torch.Tensor) -> float:
+    return float((ours - expected).abs().max() / expected.abs().max())
+
+
+def _quiet_noise(seconds: float, amplitude: float, seed: int = 0) -> torch.Tensor:
+    return torch.randn(_samples(seconds), generator=torch.Generator().manual_seed(seed)) * amplitude
+
+
+@pytest.fixture(scope="module")
+def models(checkpoint_path):
+    """default512 (deterministic weights) under each normalisation, by ``str(option)``."""
+    return {
+        str(norm): model_from_checkpoint("default512", checkpoint_path("default512"), norm)
+        for norm in [*COMPUTED, FIXED]
+    }
+
+
+def _zero_log_mel_embedding(model, n_samples: int) -> torch.Tensor:
+    """What a constant log-mel is defined to give: the encoder's output for a normalised log-mel of 0."""
+    columns = model.spec.frontend.n_columns(n_samples)
+    with torch.inference_mode():
+        return model(torch.zeros(1, model.spec.frontend.n_mels, columns))[0]
+
+
+# --- H3: constant log-mels (digital silence) -------------------------------------------------
+
+
+@pytest.mark.parametrize("norm", COMPUTED)
+@pytest.mark.parametrize("seconds", LENGTHS)
+def test_silence_scene_is_the_zero_log_mel_embedding_alone_and_in_any_batch(models, norm, seconds):
+    """Was amplified rounding noise: 1.4 relative between a batch of 4 and 1, cosine 0.72 between
+    1 s and 2 s. Now the statistics of a constant say so and the normalised log-mel is exactly 0."""
+    model, n = models[norm], _samples(seconds)
+    expected = _zero_log_mel_embedding(model, n)
+    alone = scene_embeddings(model, torch.zeros(1, n))[0]
+    batch = scene_embeddings(model, torch.zeros(3, n))
+    mixed_lengths = scene_embeddings(model, [torch.zeros(n), torch.zeros(_samples(1.3)), torch.zeros(n)])
+    for result in (alone, *batch, mixed_lengths[0], mixed_lengths[2]):
+        assert _relative_error(result, expected) <= RTOL
+
+
+def test_silence_scene_with_fixed_stats_is_batch_independent(models):
+    model, n = models[str(FIXED)], _samples(2.0)
+    alone = scene_embeddings(model, torch.zeros(1, n))[0]
+    for result in scene_embeddings(model, [torch.zeros(n), torch.zeros(_samples(0.7)), _quiet_noise(2.0, 0.1)])[:1]:
+        assert _relative_error(result, alone) <= RTOL
+
+
+def test_silence_beside_audio_per_clip_is_its_own_and_reference_uses_the_batch_statistics(models):
+    """per_clip: silence keeps its own (zero) log-mel. reference: the batch's statistics are those of
+    real audio, so silence is normalised with them, exactly as the original does."""
+    n = _samples(2.0)
+    batch = torch.stack([torch.zeros(n), _quiet_noise(2.0, 0.1)])
+    per_clip = scene_embeddings(models["per_clip"], batch)
+    assert _relative_error(per_clip[0], _zero_log_mel_embedding(models["per_clip"], n)) <= RTOL
+    reference = models["reference"]
+    log_mels = reference.frontend(batch)
+    means, stds = scene_stats(reference.normalization, *clip_mean_std(log_mels))
+    with torch.inference_mode():
+        expected = reference((log_mels - means[:, None, None]) / stds[:, None, None])
+    assert torch.equal(scene_embeddings(reference, batch), expected)
+
+
+@pytest.mark.parametrize("norm", COMPUTED)
+@pytest.mark.parametrize("seconds", TIMESTAMP_LENGTHS)
+def test_silence_exact_timestamps_are_one_vector_for_every_frame_length_and_batch(models, norm, seconds):
+    model, n = models[norm], _samples(seconds)
+    expected = _zero_log_mel_embedding(model, RATE)  # every frame is 1 s of silence
+    alone, _ = timestamp_embeddings(model, torch.zeros(1, n), hop_size=1000.0)
+    batch, _ = timestamp_embeddings(model, torch.zeros(3, n), hop_size=1000.0)
+    for result in (alone, batch):
+        assert _relative_error(result, expected.expand_as(result)) <= RTOL
+
+
+def test_silence_exact_timestamps_with_fixed_stats_are_one_vector(models):
+    model = models[str(FIXED)]
+    for seconds in (0.5, 7.3):
+        result, _ = timestamp_embeddings(model, torch.zeros(2, _samples(seconds)), hop_size=500.0)
+        assert _relative_error(result, result[:1, :1].expand_as(result)) <= RTOL
+
+
+@pytest.mark.parametrize("norm", [*COMPUTED, str(FIXED)])
+@pytest.mark.parametrize("seconds", TIMESTAMP_LENGTHS)
+def test_silence_sliding_timestamps_do_not_depend_on_the_batch(models, norm, seconds):
+    model, n = models[norm], _samples(seconds)
+    alone, _ = sliding_timestamp_embeddings(model, torch.zeros(1, n), hop_size=1000.0)
+    batch, _ = sliding_timestamp_embeddings(model, torch.zeros(3, n), hop_size=1000.0)
+    for result in batch:
+        assert _relative_error(result, alone[0]) <= RTOL
+    if norm != "reference":
+        beside_audio, _ = sliding_timestamp_embeddings(model, torch.stack([torch.zeros(n), _quiet_noise(seconds, 0.1)]), hop_size=1000.0)
+        assert _relative_error(beside_audio[0], alone[0]) <= RTOL
+
+
+@pytest.mark.parametrize("norm", [*COMPUTED, str(FIXED)])
+def test_dc_input_is_batch_independent(models, norm):
+    """A non-zero constant is not a constant log-mel (its spectrum has a shape): it is normalised
+    like any audio, and a clip alone and a batch of the same clip agree (reference timestamps
+    excepted: their statistics are divided by the batch's frame count, by design)."""
+    model, n = models[norm], _samples(2.0)
+    dc = torch.full((3, n), 0.25)
+    assert _relative_error(scene_embeddings(model, dc)[2], scene_embeddings(model, dc[:1])[0]) <= RTOL
+    if norm == "reference":
+        return
+    batch, _ = timestamp_embeddings(model, dc[:2], hop_size=500.0)
+    alone, _ = timestamp_embeddings(model, dc[:1], hop_size=500.0)
+    assert _relative_error(batch[1], alone[0]) <= RTOL
+
+
+def _stats_ratio(audio: torch.Tensor, frontend) -> torch.Tensor:
+    means, stds = clip_mean_std(frontend(audio))
+    return stds / means.abs()
+
+
+def test_the_constant_threshold_separates_rounding_from_quiet_audio(frontend):
+    """Measured margin: silence's statistics have std/|mean| <= 0.51 eps (float32 rounding of the
+    mean), noise at 1e-7 (below a 24-bit LSB) >= 45 eps, at 1e-6 >= 4.4e3 eps."""
+    from hear_byols.normalization import CONSTANT_STD_RATIO
+
+    eps = torch.finfo(torch.float32).eps
+    constant = max(float(_stats_ratio(torch.zeros(b, _samples(s)), frontend).max()) for b in (1, 4) for s in (0.5, 7.3, 30))
+    t = torch.arange(_samples(2.0)) / RATE
+    quiet = torch.stack([_quiet_noise(2.0, 1e-7), _quiet_noise(2.0, 1e-6, seed=1), 1e-7 * torch.sin(2 * math.pi * 100 * t)])
+    quietest = float(_stats_ratio(quiet, frontend).min())
+    assert constant < CONSTANT_STD_RATIO / 4 and quietest > 8 * CONSTANT_STD_RATIO, (constant / eps, quietest / eps)
+
+
+def test_statistics_of_real_audio_normalise_bit_identically_to_the_reference_formula(frontend):
+    log_mels = frontend(torch.stack([_quiet_noise(1.0, 1e-7), _quiet_noise(1.0, 1e-3, seed=2)]))
+    means, stds = clip_mean_std(log_mels)
+    expected = (log_mels - means[:, None, None]) / stds[:, None, None]
+    assert torch.equal(apply_stats(log_mels, means, stds), expected)
+
+
+def test_fixed_statistics_below_float32_resolution_are_refused():
+    with pytest.raises(InvalidOptionError, match="float32"):
+        parse_normalization([-16.0, 1e-6])
+    assert parse_normalization([-16.0, 0.01]).std == 0.01
+
