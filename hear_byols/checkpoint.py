@@ -180,6 +180,22 @@ def _wrong_variant(path: str | Path, owners: list[str], variant: str, why: str) 
     )
 
 
+def require_finite_weights(state_dict: Mapping[str, Tensor], path: str | Path) -> None:
+    """Refuse weights holding NaN or Inf, naming the tensors: such a model (a diverged training
+    run) gives NaN for every clip, which would surface later as a misleading audio error."""
+    bad = []
+    for key, value in state_dict.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            nan, inf = int(value.isnan().sum()), int(value.isinf().sum())
+            bad.append(f"{key} ({', '.join(f'{n} {kind}' for n, kind in ((nan, 'NaN'), (inf, 'Inf')) if n)})")
+    if bad:
+        shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise CheckpointError(
+            f"{path} has non-finite weights in {len(bad)} tensors: {shown}. The training that wrote it diverged "
+            "(a NaN loss): every embedding would be NaN. Use an earlier checkpoint of the run, or train again"
+        )
+
+
 def model_from_checkpoint(variant: str, path: str | Path, normalization: Any = None) -> ByolsModel:
     """Build ``variant``'s encoder, load ``path`` into it with ``strict=True`` and wrap it.
 
@@ -188,6 +204,7 @@ def model_from_checkpoint(variant: str, path: str | Path, normalization: Any = N
     spec = variant_spec(variant)
     norm = parse_normalization(spec.default_normalization if normalization is None else normalization)
     state_dict = encoder_state_dict(read_checkpoint(path), variant, path)
+    require_finite_weights(state_dict, path)
     encoder = spec.build_encoder(encoder_params(variant, state_dict))
     encoder.load_state_dict(state_dict, strict=True)
     return ByolsModel(spec, encoder, norm, weights=str(path))

@@ -167,3 +167,20 @@ def test_fixed_statistics_below_float32_resolution_are_refused():
         parse_normalization([-16.0, 1e-6])
     assert parse_normalization([-16.0, 0.01]).std == 0.01
 
+
+# --- H2 (load part): non-finite weights --------------------------------------------------------
+
+
+def test_weights_with_nan_or_inf_are_refused_naming_the_file_and_tensors(tmp_path):
+    """Was: an all-NaN encoder.pth of a diverged pretraining loaded and gave NaN for every clip."""
+    from hear_byols.api import load_model
+    from hear_byols.errors import CheckpointError
+    from hear_byols.testing import deterministic_state_dict
+
+    state = deterministic_state_dict("default512")
+    state["features.0.weight"].view(-1)[3] = math.nan
+    state["fc.3.bias"][0] = -math.inf
+    path = tmp_path / "diverged.pth"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match=r"diverged\.pth.*2 tensors.*features\.0\.weight \(1 NaN\).*fc\.3\.bias \(1 Inf\)"):
+        load_model(str(path), variant="default512")
