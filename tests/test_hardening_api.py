@@ -184,3 +184,54 @@ def test_weights_with_nan_or_inf_are_refused_naming_the_file_and_tensors(tmp_pat
     torch.save(state, path)
     with pytest.raises(CheckpointError, match=r"diverged\.pth.*2 tensors.*features\.0\.weight \(1 NaN\).*fc\.3\.bias \(1 Inf\)"):
         load_model(str(path), variant="default512")
+
+
+# --- H10: select_layer from another thread during a call --------------------------------------
+
+
+def _racing_results(model, layers: tuple[str, str], call, n_calls: int) -> list:
+    """``n_calls`` results of ``call()`` while another thread switches ``model`` between ``layers``."""
+    import threading
+
+    stop = threading.Event()
+
+    def flip() -> None:
+        while not stop.is_set():
+            for name in layers:
+                model.select_layer(name)
+                stop.wait(0.001)  # lets the calls run: a spinning thread would hold the GIL
+
+    flipper = threading.Thread(target=flip)
+    flipper.start()
+    try:
+        return [call() for _ in range(n_calls)]
+    finally:
+        stop.set()
+        flipper.join()
+        model.select_layer(None)
+
+
+def _one_layer_results(model, layers: tuple[str, str], call) -> list:
+    expected = []
+    for name in layers:
+        model.select_layer(name)
+        expected.append(call())
+    model.select_layer(None)
+    return expected
+
+
+@pytest.mark.parametrize("layers", [("conv3", "fc2"), ("conv1", "fc2")], ids=["same_size", "other_size"])
+def test_a_call_takes_all_its_rows_from_one_layer_while_another_thread_switches(checkpoint_path, layers):
+    """Was: 36 of 40 scene calls mixed the rows of two layers; a raw RuntimeError when their sizes differ."""
+    model = model_from_checkpoint("default512", checkpoint_path("default512"), "per_clip")
+    generator = torch.Generator().manual_seed(3)
+    # clips of three lengths: three forward passes per scene call; 4 frames, 2 per pass: several per timestamp call
+    clips = [torch.randn(n, generator=generator) * 0.1 for n in (2_400, 3_000, 4_000, 2_400)]
+    calls = {
+        "scene": lambda: scene_embeddings(model, clips),
+        "exact": lambda: timestamp_embeddings(model, torch.stack(clips[:1] * 2), hop_size=50.0, frames_per_forward=2)[0],
+    }
+    for name, call in calls.items():
+        expected = _one_layer_results(model, layers, call)
+        for result in _racing_results(model, layers, call, n_calls=6):
+            assert any(result.shape == e.shape and _relative_error(result, e) <= RTOL for e in expected), name
