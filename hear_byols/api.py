@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from hear_byols.checkpoint import model_from_checkpoint
-from hear_byols.encoders.base import Layer, find_layer
+from hear_byols.encoders.base import Layer, find_layer, require_pooling_over_time
 from hear_byols.model import ByolsModel, require_byols_model
 from hear_byols.scene import scene_embeddings
 from hear_byols.errors import InvalidAudioError, InvalidOptionError
@@ -52,9 +52,12 @@ def load_model(
     if timestamp_mode not in TIMESTAMP_MODES:
         raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
     precision = parse_precision(precision)
-    if layer is not None:
-        # a bad name fails before any weights are looked for (layer names never depend on them)
-        find_layer(variant_spec(variant).layers(), layer, f"hear_byols.{variant}")
+    # a bad layer, or one the timestamp mode cannot pool, fails before any weights are looked for
+    # (layer names and poolings never depend on them)
+    layers, owner = variant_spec(variant).layers(), f"hear_byols.{variant}"
+    chosen = layers[-1] if layer is None else find_layer(layers, layer, owner)
+    if timestamp_mode == "sliding":
+        require_pooling_over_time(layers, chosen, owner)
     path = resolve_weights(variant, model_file_path or "")
     model = model_from_checkpoint(variant, path, normalization)
     model.select_layer(layer)

@@ -11,9 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from hear_byols.encoders import Encoder
-from hear_byols.encoders.base import Layer, find_layer
+from hear_byols.encoders.base import Layer, find_layer, require_pooling_over_time
 from hear_byols.encoders.fast import encode, time_features
-from hear_byols.errors import InvalidAudioError, InvalidModelError, InvalidOptionError
+from hear_byols.errors import InvalidAudioError, InvalidModelError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.normalization import Normalization
 from hear_byols.precision import FLOAT32, encoder_autocast
@@ -123,14 +123,7 @@ class ByolsModel(nn.Module):
     def require_pooling_over_time(self, layer: Layer | None = None) -> None:
         """Refuse the sliding timestamp path for a layer (default: the selected one) that is not a
         mean+max over time steps."""
-        layer = self.layer_for_call(layer)
-        if not layer.pools_over_time:
-            pooled = [each.name for each in self.layers if each.pools_over_time]
-            raise InvalidOptionError(
-                f"timestamp_mode='sliding' needs a layer that pools over time; layer {layer.name!r} of "
-                f"hear_byols.{self.variant} is the last recurrent state: use timestamp_mode='exact'"
-                + (f", or one of the layers {pooled}" if pooled else "")
-            )
+        require_pooling_over_time(self.layers, self.layer_for_call(layer), f"hear_byols.{self.variant}")
 
     def extra_repr(self) -> str:
         return (

@@ -235,3 +235,27 @@ def test_a_call_takes_all_its_rows_from_one_layer_while_another_thread_switches(
         expected = _one_layer_results(model, layers, call)
         for result in _racing_results(model, layers, call, n_calls=6):
             assert any(result.shape == e.shape and _relative_error(result, e) <= RTOL for e in expected), name
+
+
+# --- L2: an option pair that can never work is refused at load --------------------------------
+
+
+@pytest.mark.parametrize("layer", ["lstm", None])
+def test_sliding_with_a_last_step_layer_is_refused_at_load_before_any_weights(layer):
+    """Was accepted at load, then failed for every file. '' (official weights): clstm has none, so a
+    refusal that looked for them first would be a WeightsUnavailableError instead."""
+    from hear_byols.api import load_model
+
+    named = layer or "fc"
+    with pytest.raises(InvalidOptionError, match=rf"layer '{named}' of hear_byols\.clstm.*\['conv1', 'conv2'\]"):
+        load_model("", variant="clstm", timestamp_mode="sliding", layer=layer)
+
+
+def test_the_cli_exits_2_for_sliding_with_a_last_step_layer(tmp_path, checkpoint_path, capsys):
+    from hear_byols.cli import main
+
+    wav = tmp_path / "a.wav"
+    wav.write_bytes(b"")  # never read: the options fail first
+    status = main(["embed", "--model", "clstm", "--weights", str(checkpoint_path("clstm")), "--timestamps",
+                   "--timestamp-mode", "sliding", "--layer", "lstm", "--out", str(tmp_path / "out"), str(wav)])
+    assert status == 2 and "last recurrent state" in capsys.readouterr().err
