@@ -180,19 +180,31 @@ def _wrong_variant(path: str | Path, owners: list[str], variant: str, why: str) 
     )
 
 
-def require_finite_weights(state_dict: Mapping[str, Tensor], path: str | Path) -> None:
-    """Refuse weights holding NaN or Inf, naming the tensors: such a model (a diverged training
-    run) gives NaN for every clip, which would surface later as a misleading audio error."""
+def non_finite_entries(state_dict: Mapping[str, Tensor]) -> list[str]:
+    """``"key (n NaN, m Inf)"`` for each floating-point entry holding NaN or Inf."""
     bad = []
     for key, value in state_dict.items():
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
-            nan, inf = int(value.isnan().sum()), int(value.isinf().sum())
-            bad.append(f"{key} ({', '.join(f'{n} {kind}' for n, kind in ((nan, 'NaN'), (inf, 'Inf')) if n)})")
+            counts = ((int(value.isnan().sum()), "NaN"), (int(value.isinf().sum()), "Inf"))
+            bad.append(f"{key} ({', '.join(f'{n} {kind}' for n, kind in counts if n)})")
+    return bad
+
+
+def describe_entries(entries: list[str], shown: int = 5) -> str:
+    """The first ``shown`` entries, and how many more."""
+    more = len(entries) - shown
+    return "; ".join(entries[:shown]) + (f"; and {more} more" if more > 0 else "")
+
+
+def require_finite_weights(state_dict: Mapping[str, Tensor], path: str | Path) -> None:
+    """Refuse weights holding NaN or Inf, naming the tensors: such a model (a diverged training
+    run) gives NaN for every clip, which would surface later as a misleading audio error."""
+    bad = non_finite_entries(state_dict)
     if bad:
-        shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
         raise CheckpointError(
-            f"{path} has non-finite weights in {len(bad)} tensors: {shown}. The training that wrote it diverged "
-            "(a NaN loss): every embedding would be NaN. Use an earlier checkpoint of the run, or train again"
+            f"{path} has non-finite weights in {len(bad)} tensors: {describe_entries(bad)}. The training that "
+            "wrote it diverged (a NaN loss): every embedding would be NaN. Use an earlier checkpoint of the run, "
+            "or train again"
         )
 
 

@@ -259,3 +259,75 @@ def test_the_cli_exits_2_for_sliding_with_a_last_step_layer(tmp_path, checkpoint
     status = main(["embed", "--model", "clstm", "--weights", str(checkpoint_path("clstm")), "--timestamps",
                    "--timestamp-mode", "sliding", "--layer", "lstm", "--out", str(tmp_path / "out"), str(wav)])
     assert status == 2 and "last recurrent state" in capsys.readouterr().err
+
+
+# --- M10: non-finite outputs name their cause ---------------------------------------------------
+
+
+def _noise(n_clips: int = 2, n_samples: int = 8_000) -> torch.Tensor:
+    return torch.rand(n_clips, n_samples, generator=torch.Generator().manual_seed(0)) * 2 - 1
+
+
+def _scaled_model(checkpoint_path, precision: str, scale: float):
+    """default512 whose first MLP layer is multiplied by ``scale`` (finite, extreme weights)."""
+    from hear_byols.api import load_model
+
+    model = load_model(str(checkpoint_path("default512")), variant="default512", precision=precision)
+    with torch.no_grad():
+        model.encoder.fc[0].weight.mul_(scale)
+    return model
+
+
+@pytest.mark.parametrize("entry", ["scene", "timestamps"])
+def test_non_finite_weights_are_named_not_blamed_on_the_audio(checkpoint_path, entry):
+    """Was: 'their peak amplitude 1 overflows the float32 spectrogram' for audio in [-1, 1]."""
+    from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
+    from hear_byols.errors import ModelNumericsError
+
+    model = load_model(str(checkpoint_path("default512")), variant="default512")
+    with torch.no_grad():
+        model.encoder.fc[0].bias[5] = math.nan
+    call = get_scene_embeddings if entry == "scene" else lambda a, m: get_timestamp_embeddings(a, m, hop_size=500.0)
+    with pytest.raises(ModelNumericsError, match=r"weights.*fc\.0\.bias \(1 NaN\)") as raised:
+        call(_noise(), model)
+    assert "amplitude" not in str(raised.value)
+
+
+def test_reduced_precision_overflow_in_the_encoder_says_use_bf16_or_float32(checkpoint_path):
+    from hear_byols.api import get_scene_embeddings
+    from hear_byols.errors import ModelNumericsError
+
+    assert torch.isfinite(get_scene_embeddings(_noise(), _scaled_model(checkpoint_path, "float32", 1e6))).all()
+    with pytest.raises(ModelNumericsError, match=r"precision='fp16'.*65504.*'bf16'.*'float32'") as raised:
+        get_scene_embeddings(_noise(), _scaled_model(checkpoint_path, "fp16", 1e6))
+    assert "amplitude" not in str(raised.value)
+
+
+def test_float32_overflow_in_the_encoder_on_finite_input_blames_the_weights(checkpoint_path):
+    from hear_byols.api import get_scene_embeddings
+    from hear_byols.errors import ModelNumericsError
+
+    with pytest.raises(ModelNumericsError, match=r"finite.*largest \|weight\|"):
+        get_scene_embeddings(_noise(), _scaled_model(checkpoint_path, "float32", 1e37))
+
+
+def test_audio_overflowing_the_spectrogram_is_still_the_audio_error(checkpoint_path):
+    """per_clip: only the loud clip is not finite (reference statistics would spread it to all)."""
+    from hear_byols.api import get_scene_embeddings, load_model
+    from hear_byols.errors import InvalidAudioError
+
+    model = load_model(str(checkpoint_path("default512")), variant="default512", normalization="per_clip", precision="fp16")
+    loud = _noise() * torch.tensor([[1.0], [1e20]])
+    with pytest.raises(InvalidAudioError, match=r"clip\(s\) \[1\].*peak amplitude 1e\+20 overflows the float32 spectrogram"):
+        get_scene_embeddings(loud, model)
+
+
+@pytest.mark.slow
+def test_resnetish34_fp16_overflow_on_noise_is_named(checkpoint_path):
+    """The issue's case: resnetish34, precision='fp16', noise in [-1, 1] (about 10 s on a loaded CPU)."""
+    from hear_byols.api import get_scene_embeddings, load_model
+    from hear_byols.errors import ModelNumericsError
+
+    model = load_model(str(checkpoint_path("resnetish34")), variant="resnetish34", precision="fp16")
+    with pytest.raises(ModelNumericsError, match="precision='fp16'"):
+        get_scene_embeddings(_noise(1, 4_000), model)
