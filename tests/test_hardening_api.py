@@ -331,3 +331,20 @@ def test_resnetish34_fp16_overflow_on_noise_is_named(checkpoint_path):
     model = load_model(str(checkpoint_path("resnetish34")), variant="resnetish34", precision="fp16")
     with pytest.raises(ModelNumericsError, match="precision='fp16'"):
         get_scene_embeddings(_noise(1, 4_000), model)
+
+
+# --- L11: fp16 on a CPU is many times slower than float32: the call says so ---------------------
+
+
+def test_fp16_on_the_cpu_warns_that_it_is_slower_and_float32_does_not(checkpoint_path):
+    import warnings
+
+    from hear_byols.api import get_scene_embeddings, load_model
+
+    audio = _noise(1, 4_000)
+    with pytest.warns(RuntimeWarning, match=r"precision='fp16' on the CPU.*slower than float32.*GPU"):
+        get_scene_embeddings(audio, load_model(str(checkpoint_path("default512")), variant="default512", precision="fp16"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for precision in ("float32", "bf16"):
+            get_scene_embeddings(audio, load_model(str(checkpoint_path("default512")), variant="default512", precision=precision))
