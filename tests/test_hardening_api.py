@@ -69,6 +69,25 @@ def test_silence_scene_is_the_zero_log_mel_embedding_alone_and_in_any_batch(mode
         assert _relative_error(result, expected) <= RTOL
 
 
+def test_embed_batch_size_does_not_change_a_silent_file(tmp_path, checkpoint_path):
+    """The report's symptom: 'hear-byols embed --batch-size 4' differed from '--batch-size 1' by
+    2.37 relative for a silent file."""
+    import numpy as np
+
+    from audio_fixture import write_audio
+    from hear_byols.cli import main
+
+    for k in range(4):
+        write_audio(tmp_path / "in" / f"silence{k}.wav", np.zeros(RATE), RATE)
+    outputs = {}
+    for batch_size in ("1", "4"):
+        out = tmp_path / f"out{batch_size}"
+        assert main(["embed", "--model", "default512", "--weights", str(checkpoint_path("default512")), "--quiet",
+                     "--batch-size", batch_size, "--out", str(out), str(tmp_path / "in")]) == 0
+        outputs[batch_size] = torch.from_numpy(np.load(out / "silence2.wav.npy"))
+    assert _relative_error(outputs["4"], outputs["1"]) <= RTOL
+
+
 def test_silence_scene_with_fixed_stats_is_batch_independent(models):
     model, n = models[str(FIXED)], _samples(2.0)
     alone = scene_embeddings(model, torch.zeros(1, n))[0]
