@@ -15,6 +15,8 @@ from hear_byols.timestamps.exact import timestamp_embeddings
 from hear_byols.timestamps.sliding import sliding_timestamp_embeddings
 
 RATE = 16_000
+#: The fp16-on-CPU slowness warning (tested on its own below) is expected in the fp16 tests.
+EXPECTED_FP16_WARNING = pytest.mark.filterwarnings("ignore:precision='fp16' on the CPU:RuntimeWarning")
 #: Relative tolerance of batch independence (that of tests/test_batch_semantics.py).
 RTOL = 1e-5
 COMPUTED = ["reference", "per_clip"]
@@ -312,6 +314,7 @@ def test_non_finite_weights_are_named_not_blamed_on_the_audio(checkpoint_path, e
     assert "amplitude" not in str(raised.value)
 
 
+@EXPECTED_FP16_WARNING
 def test_reduced_precision_overflow_in_the_encoder_says_use_bf16_or_float32(checkpoint_path):
     from hear_byols.api import get_scene_embeddings
     from hear_byols.errors import ModelNumericsError
@@ -330,6 +333,7 @@ def test_float32_overflow_in_the_encoder_on_finite_input_blames_the_weights(chec
         get_scene_embeddings(_noise(), _scaled_model(checkpoint_path, "float32", 1e37))
 
 
+@EXPECTED_FP16_WARNING
 def test_audio_overflowing_the_spectrogram_is_still_the_audio_error(checkpoint_path):
     """per_clip: only the loud clip is not finite (reference statistics would spread it to all)."""
     from hear_byols.api import get_scene_embeddings, load_model
@@ -342,6 +346,7 @@ def test_audio_overflowing_the_spectrogram_is_still_the_audio_error(checkpoint_p
 
 
 @pytest.mark.slow
+@EXPECTED_FP16_WARNING
 def test_resnetish34_fp16_overflow_on_noise_is_named(checkpoint_path):
     """The issue's case: resnetish34, precision='fp16', noise in [-1, 1] (about 10 s on a loaded CPU)."""
     from hear_byols.api import get_scene_embeddings, load_model
