@@ -5,14 +5,14 @@ import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, NamedTuple
 
-import torch
 from torch import Tensor
 
 from hear_byols.checkpoint import model_from_checkpoint
-from hear_byols.encoders.base import Layer, find_layer
+from hear_byols.encoders.base import Layer, find_layer, require_pooling_over_time
 from hear_byols.model import ByolsModel, require_byols_model
+from hear_byols.nonfinite import require_finite
 from hear_byols.scene import scene_embeddings
-from hear_byols.errors import InvalidAudioError, InvalidOptionError
+from hear_byols.errors import InvalidOptionError
 from hear_byols.normalization import parse_normalization
 from hear_byols.precision import FLOAT32, parse_precision
 from hear_byols.timestamps import (
@@ -84,14 +84,19 @@ def check_option_values(variant: str, normalization: Any, timestamp_mode: Any, p
     parse_precision(precision)
     if normalization is not None:
         parse_normalization(normalization)
-    if layer is not None:
-        find_layer(spec.layers(), layer, f"hear_byols.{variant}")
+    # a bad layer, or one the timestamp mode cannot pool, fails before any weights are looked for
+    # (layer names and poolings never depend on them)
+    layers, owner = spec.layers(), f"hear_byols.{variant}"
+    chosen = layers[-1] if layer is None else find_layer(layers, layer, owner)
+    if timestamp_mode == "sliding":
+        require_pooling_over_time(layers, chosen, owner)
 
 
 def get_scene_embeddings(audio: Any, model: ByolsModel) -> Tensor:
     """``(n_sounds, scene_embedding_size)`` float32, on the audio's device; never NaN or Inf
     (see ``require_finite``)."""
-    return require_finite(scene_embeddings(require_byols_model(model), audio), audio)
+    model = require_byols_model(model)
+    return require_finite(scene_embeddings(model, audio), audio, model)
 
 
 def get_timestamp_embeddings(
@@ -106,28 +111,7 @@ def get_timestamp_embeddings(
     milliseconds("frame_duration", frame_duration)  # refuse 'abc', None, True before any work
     milliseconds("hop_size", hop_size)
     embeddings, timestamps = TIMESTAMP_MODES[model.timestamp_mode](model, audio, frame_duration, hop_size)
-    return require_finite(embeddings, audio), timestamps
-
-
-def require_finite(embeddings: Tensor, audio: Any) -> Tensor:
-    """``embeddings`` if all finite, else InvalidAudioError naming the clips.
-
-    Silence cannot cause this (the normalisation's std is floored, see hear_byols.normalization);
-    what remains is audio so loud that its float32 power spectrogram overflows (|x| ~ 1e17+).
-    """
-    # a sum per clip is not finite when any value is NaN or Inf (they propagate); unlike
-    # isfinite() on the whole tensor it allocates nothing of the embeddings' size (measured
-    # +110 MB peak for a 10-minute clip's timestamps). Finite values only overflow it beyond
-    # ~1e31, which is reported as non-finite too.
-    finite = torch.isfinite(embeddings.flatten(1).sum(dim=1))
-    if bool(finite.all()):
-        return embeddings
-    bad = (~finite).nonzero().flatten().tolist()
-    peak = max(float(torch.as_tensor(audio[i]).abs().max()) for i in bad)
-    raise InvalidAudioError(
-        f"the embeddings of clip(s) {bad} are not finite: their peak amplitude {peak:.3g} overflows the float32 "
-        "spectrogram; HEAR audio is float32 in [-1, 1]: scale the clips (e.g. audio / audio.abs().max())"
-    )
+    return require_finite(embeddings, audio, model), timestamps
 
 
 def list_layers(variant: str) -> list[Layer]:

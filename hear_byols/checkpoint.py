@@ -181,6 +181,34 @@ def _wrong_variant(path: str | Path, owners: list[str], variant: str, why: str) 
     )
 
 
+def non_finite_entries(state_dict: Mapping[str, Tensor]) -> list[str]:
+    """``"key (n NaN, m Inf)"`` for each floating-point entry holding NaN or Inf."""
+    bad = []
+    for key, value in state_dict.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            counts = ((int(value.isnan().sum()), "NaN"), (int(value.isinf().sum()), "Inf"))
+            bad.append(f"{key} ({', '.join(f'{n} {kind}' for n, kind in counts if n)})")
+    return bad
+
+
+def describe_entries(entries: list[str], shown: int = 5) -> str:
+    """The first ``shown`` entries, and how many more."""
+    more = len(entries) - shown
+    return "; ".join(entries[:shown]) + (f"; and {more} more" if more > 0 else "")
+
+
+def require_finite_weights(state_dict: Mapping[str, Tensor], path: str | Path) -> None:
+    """Refuse weights holding NaN or Inf, naming the tensors: such a model (a diverged training
+    run) gives NaN for every clip, which would surface later as a misleading audio error."""
+    bad = non_finite_entries(state_dict)
+    if bad:
+        raise CheckpointError(
+            f"{path} has non-finite weights in {len(bad)} tensors: {describe_entries(bad)}. The training that "
+            "wrote it diverged (a NaN loss): every embedding would be NaN. Use an earlier checkpoint of the run, "
+            "or train again"
+        )
+
+
 def model_from_checkpoint(variant: str, path: str | Path, normalization: Any = None) -> ByolsModel:
     """Build ``variant``'s encoder, load ``path`` into it with ``strict=True`` and wrap it.
 
@@ -189,6 +217,7 @@ def model_from_checkpoint(variant: str, path: str | Path, normalization: Any = N
     spec = variant_spec(variant)
     norm = parse_normalization(spec.default_normalization if normalization is None else normalization)
     state_dict = encoder_state_dict(read_checkpoint(path), variant, path)
+    require_finite_weights(state_dict, path)
     encoder = spec.build_encoder(encoder_params(variant, state_dict))
     encoder.load_state_dict(state_dict, strict=True)
     return ByolsModel(spec, encoder, norm, weights=str(path))

@@ -73,3 +73,8 @@ class AudioFileError(HearByolsError, ValueError):
 
 class UsageError(HearByolsError, ValueError):
     """A command-line argument is wrong (a path that matches nothing, a bad option): exit status 2."""
+
+
+class ModelNumericsError(HearByolsError, FloatingPointError):
+    """The model, not the audio, made the embeddings NaN or Inf: non-finite weights, or the encoder
+    overflowed (at a reduced precision, or float32 with extreme weights)."""

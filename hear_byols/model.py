@@ -11,9 +11,9 @@ import torch
 from torch import Tensor, nn
 
 from hear_byols.encoders import Encoder
-from hear_byols.encoders.base import Layer, find_layer
+from hear_byols.encoders.base import Layer, find_layer, require_pooling_over_time
 from hear_byols.encoders.fast import encode, time_features
-from hear_byols.errors import InvalidAudioError, InvalidModelError, InvalidOptionError
+from hear_byols.errors import InvalidAudioError, InvalidModelError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.normalization import Normalization
 from hear_byols.precision import FLOAT32, encoder_autocast
@@ -54,6 +54,14 @@ class ByolsModel(nn.Module):
         self.scene_embedding_size = chosen.size
         self.timestamp_embedding_size = chosen.size
 
+    def layer_for_call(self, layer: Layer | None) -> Layer:
+        """``layer``, the snapshot an entry point took at its start, else the selected one.
+
+        Entry points read ``selected_layer`` once and pass it to every forward pass, so another
+        thread's ``select_layer`` during a call never mixes two layers in one result.
+        """
+        return self._layer if layer is None else layer
+
     @property
     def layer(self) -> str:
         """The selected layer's name (``select_layer`` changes it)."""
@@ -66,7 +74,11 @@ class ByolsModel(nn.Module):
     @property
     def final_layer_selected(self) -> bool:
         """Whether the embeddings are the published ones (computed by the eval fast paths)."""
-        return self._layer == self.layers[-1]
+        return self.is_final(self._layer)
+
+    def is_final(self, layer: Layer) -> bool:
+        """Whether ``layer`` is the published embedding (computed by the eval fast paths)."""
+        return layer == self.layers[-1]
 
     @property
     def min_samples(self) -> int:
@@ -88,32 +100,30 @@ class ByolsModel(nn.Module):
         """Wrap encoder calls: autocast when ``precision`` is bf16/fp16 (the frontend never is)."""
         return encoder_autocast(self.precision, device)
 
-    def forward(self, log_mel: Tensor) -> Tensor:
-        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, embedding_size)`` of the selected layer:
-        the eval fast path for the final layer, the reference modules up to the layer otherwise."""
+    def forward(self, log_mel: Tensor, layer: Layer | None = None) -> Tensor:
+        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, size)`` embeddings of ``layer`` (default:
+        the selected one; see ``layer_for_call``): the eval fast path for the final layer, the
+        reference modules up to the layer otherwise."""
+        layer = self.layer_for_call(layer)
         with self.encoder_precision(log_mel.device):
-            if self.final_layer_selected:
+            if self.is_final(layer):
                 return encode(self.encoder, log_mel.unsqueeze(1)).float()
-            return self.encoder.layer_embedding(log_mel.unsqueeze(1), self.layer).float()
+            return self.encoder.layer_embedding(log_mel.unsqueeze(1), layer.name).float()
 
-    def time_features(self, log_mel: Tensor) -> Tensor:
-        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, T', D)`` per-step features of the
-        selected layer, before its mean+max pooling (the sliding timestamp path)."""
-        self.require_pooling_over_time()
+    def time_features(self, log_mel: Tensor, layer: Layer | None = None) -> Tensor:
+        """Normalised ``(B, n_mels, T)`` log-mel -> ``(B, T', D)`` per-step features of ``layer``
+        (default: the selected one), before its mean+max pooling (the sliding timestamp path)."""
+        layer = self.layer_for_call(layer)
+        self.require_pooling_over_time(layer)
         with self.encoder_precision(log_mel.device):
-            if self.final_layer_selected:
+            if self.is_final(layer):
                 return time_features(self.encoder, log_mel.unsqueeze(1)).float()
-            return self.encoder.layer_time_features(log_mel.unsqueeze(1), self.layer).float()
+            return self.encoder.layer_time_features(log_mel.unsqueeze(1), layer.name).float()
 
-    def require_pooling_over_time(self) -> None:
-        """Refuse the sliding timestamp path for a layer that is not a mean+max over time steps."""
-        if not self._layer.pools_over_time:
-            pooled = [layer.name for layer in self.layers if layer.pools_over_time]
-            raise InvalidOptionError(
-                f"timestamp_mode='sliding' needs a layer that pools over time; layer {self.layer!r} of "
-                f"hear_byols.{self.variant} is the last recurrent state: use timestamp_mode='exact'"
-                + (f", or one of the layers {pooled}" if pooled else "")
-            )
+    def require_pooling_over_time(self, layer: Layer | None = None) -> None:
+        """Refuse the sliding timestamp path for a layer (default: the selected one) that is not a
+        mean+max over time steps."""
+        require_pooling_over_time(self.layers, self.layer_for_call(layer), f"hear_byols.{self.variant}")
 
     def extra_repr(self) -> str:
         return (

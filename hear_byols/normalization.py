@@ -7,10 +7,15 @@ and unbiased std over all frames of all clips, each divided by the total number 
 embedding depend on its batch, so two batch-independent policies are offered too:
 "per_clip" (each clip's own stats; no division by N) and fixed ``[mean, std]``.
 
-Every policy divides by ``max(std, STD_FLOOR)``: silence (a constant log-mel) has a std of
-exactly 0, and the reference's division then turns every embedding into NaN. The floor is
-float32 machine epsilon, the clamp the original's own training code applies to its
-normalisation statistics; results where ``std >= STD_FLOOR`` are unchanged.
+Statistics of a constant log-mel (digital silence: ``log(0 + eps)`` everywhere) normalise it to
+exactly 0. Their float32 std is not 0 but rounding: the mean of equal values is off by up to an
+ulp, so the std comes out near ``eps * |mean|`` (~9.5e-7 for silence), and dividing by it made
+the embedding amplified rounding noise that changed with the clip's length and its batch (the
+reference gives NaN, 0 / 0). So a std below ``CONSTANT_STD_RATIO * |mean|`` is taken for what
+it is, the statistics of a constant, whose deviation from its mean is 0. Any other std is used
+as is (divided by ``max(std, STD_FLOOR)``, float32 eps, the clamp of the original's training
+code, which only matters when the mean is 0 too): real audio's results are the reference's, bit
+for bit.
 """
 from __future__ import annotations
 
@@ -28,6 +33,13 @@ PER_CLIP = "per_clip"
 FIXED = "fixed"
 #: Smallest standard deviation divided by (float32 eps, like the original's training code).
 STD_FLOOR = float(torch.finfo(torch.float32).eps)
+#: ``std / |mean|`` below which statistics describe a constant log-mel up to float32 rounding.
+#: Measured: silence of 0.5-60 s, alone and in batches of 1-8, <= 0.51 eps; real audio far more:
+#: noise at 1e-7 (below a 24-bit LSB) >= 45 eps, at 1e-6 >= 4,400 eps, a 1e-7 sine at 100 Hz
+#: 112 eps. 4 eps sits 8x above the one and 11x below the other (tests/test_hardening_api.py
+#: keeps both margins). Between them lies audio at ~1e-8, whose log-mel differs from silence's
+#: by an ulp or two: taken for a constant, as float32 cannot tell it apart.
+CONSTANT_STD_RATIO = 4 * STD_FLOOR
 
 
 @dataclass(frozen=True)
@@ -55,6 +67,12 @@ def parse_normalization(value: Any) -> Normalization:
         except (TypeError, ValueError):
             mean = std = math.nan
         if math.isfinite(mean) and math.isfinite(std) and std > 0:
+            if describes_constant(mean, std):
+                raise InvalidOptionError(
+                    f"normalization={value!r}: std {std:g} is below the float32 resolution of log-mels near the "
+                    f"mean {mean:g} (std must be at least {CONSTANT_STD_RATIO * abs(mean):.3g}): such statistics "
+                    "describe a constant; use the std of your data's log-mels"
+                )
             return Normalization(FIXED, mean, std)
     raise InvalidOptionError(
         f"normalization={value!r} is not valid: use 'reference' (the original serab-byols behaviour, "
@@ -145,11 +163,20 @@ def timestamp_stats(
     return pooled.mean / n_frames, pooled.std() / n_frames
 
 
+def describes_constant(mean: Tensor | float, std: Tensor | float) -> Tensor | bool:
+    """Whether ``(mean, std)`` are the statistics of a constant log-mel, up to float32 rounding."""
+    return std < CONSTANT_STD_RATIO * abs(mean)
+
+
 def apply_stats(log_mels: Tensor, mean: Tensor | float, std: Tensor | float) -> Tensor:
-    """``(x - mean) / max(std, STD_FLOOR)``; tensors broadcast over ``(B, n_mels, T)`` as ``(B, 1, 1)``."""
-    if isinstance(mean, Tensor):
-        mean = mean.reshape(-1, *([1] * (log_mels.dim() - 1)))
-        std = std.reshape(-1, *([1] * (log_mels.dim() - 1))).clamp(min=STD_FLOOR)
-    else:
-        std = max(std, STD_FLOOR)
-    return (log_mels - mean) / std
+    """``(x - mean) / max(std, STD_FLOOR)``, and exactly 0 where the statistics describe a constant
+    (``describes_constant``); tensors broadcast over ``(B, n_mels, T)`` as ``(B, 1, 1)``."""
+    if not isinstance(mean, Tensor):
+        if describes_constant(mean, std):
+            return torch.zeros_like(log_mels)
+        return (log_mels - mean) / max(std, STD_FLOOR)
+    mean = mean.reshape(-1, *([1] * (log_mels.dim() - 1)))
+    std = std.reshape(-1, *([1] * (log_mels.dim() - 1)))
+    normalised = (log_mels - mean) / std.clamp(min=STD_FLOOR)
+    # in place: one more pass over the log-mels, no copy; unflagged clips keep the reference's bits
+    return normalised.masked_fill_(describes_constant(mean, std), 0.0)

@@ -9,6 +9,7 @@ frontend and the normalisation statistics always stay float32.
 """
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager, nullcontext
 from typing import ContextManager, Iterator
 
@@ -45,6 +46,19 @@ def encoder_autocast(precision: str, device: torch.device) -> ContextManager[obj
     """Autocast for the encoder calls when ``precision`` asks for it, else nothing."""
     dtype = AUTOCAST_DTYPES[precision]
     return nullcontext() if dtype is None else torch.autocast(device.type, dtype=dtype)
+
+
+def warn_if_slow_on_cpu(precision: str, device: torch.device) -> None:
+    """Say that fp16 on a CPU is slow, once per process (Python's default warning filter): CPU
+    autocast runs many fp16 kernels through slow paths, 4-55x float32's time measured
+    (benchmarks/bench_precision.py, README 'Precision'), so a run would crawl without a word.
+    bf16 is not warned about: with native bf16 (AVX512-BF16, AMX) it was faster than float32."""
+    if device.type == "cpu" and AUTOCAST_DTYPES[precision] == torch.float16:
+        warnings.warn(
+            "precision='fp16' on the CPU is 4-55x slower than float32 (measured; README 'Precision'): use it on a "
+            "GPU (model.to('cuda')); on a CPU use 'float32', or 'bf16' where the CPU has native bf16 (AVX512-BF16, AMX)",
+            RuntimeWarning,
+        )
 
 
 def _operators() -> list[object]:

@@ -10,7 +10,7 @@ Why each part:
   into ordinary tensors (``ordinary_empty``), which callers can edit in place or train a
   probe on, without a copy at the end;
 * the caller's autocast is switched off (the frontend must stay float32) and the kernels run
-  at the model's ``precision`` (``hear_byols.precision``).
+  at the model's ``precision`` (``hear_byols.precision``; fp16 on a CPU warns that it is slow).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from torch import Tensor, nn
 
 from hear_byols.errors import InvalidModelError
 from hear_byols.model import ByolsModel
-from hear_byols.precision import float32_kernels
+from hear_byols.precision import float32_kernels, warn_if_slow_on_cpu
 
 
 def model_device(model: nn.Module) -> torch.device:
@@ -50,6 +50,7 @@ def model_device(model: nn.Module) -> torch.device:
 def inference(model: ByolsModel) -> Iterator[torch.device]:
     """Run an entry point's computation; yields the device to compute on (the model's)."""
     device = model_device(model)
+    warn_if_slow_on_cpu(model.precision, device)
     with torch.inference_mode(), torch.autocast(device.type, enabled=False), float32_kernels(model.precision):
         yield device
 

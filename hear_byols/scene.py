@@ -28,6 +28,7 @@ def scene_embeddings(model: ByolsModel, audio: Any) -> Tensor:
     groups, n_clips, audio_device = as_clip_groups(audio)
     for group in groups:
         model.require_samples(group.audio.shape[1], f"clip(s) {group.indices}")
+    layer = model.selected_layer  # one layer for the whole call, whatever other threads select
     with inference(model) as device:
         columns_per_forward = items_per_forward(device, COLUMNS_PER_FORWARD, 1, MAX_COLUMNS_PER_FORWARD)
         log_mels = [model.frontend(group.audio.to(device)) for group in groups]
@@ -35,13 +36,13 @@ def scene_embeddings(model: ByolsModel, audio: Any) -> Tensor:
         means, stds = scene_stats(
             model.normalization, torch.cat([m for m, _ in clip_stats]), torch.cat([s for _, s in clip_stats])
         )
-        out = ordinary_empty(n_clips, model.scene_embedding_size, device=device)
+        out = ordinary_empty(n_clips, layer.size, device=device)
         offset = 0
         for group, log_mel in zip(groups, log_mels):
             size = len(group.indices)
             normalised = apply_stats(log_mel, means[offset : offset + size], stds[offset : offset + size])
             offset += size
             per_forward = max(1, columns_per_forward // log_mel.shape[-1])
-            embeddings = torch.cat([model(chunk) for chunk in normalised.split(per_forward)])
+            embeddings = torch.cat([model(chunk, layer) for chunk in normalised.split(per_forward)])
             out[group.indices] = embeddings
     return out.to(audio_device)

@@ -220,9 +220,13 @@ def test_the_layer_option_is_json_serialisable_and_shown(checkpoint_path):
 
 def test_sliding_refuses_the_recurrent_layers_and_names_the_pooled_ones(checkpoint_path, clips):
     for layer in ("lstm", "fc"):
-        model = api.load_model(str(checkpoint_path("clstm")), variant="clstm", timestamp_mode="sliding", layer=layer)
         with pytest.raises(InvalidOptionError, match=f"layer '{layer}'.*last recurrent state.*\\['conv1', 'conv2'\\]"):
-            api.get_timestamp_embeddings(clips, model, hop_size=HOP_MS)
+            api.load_model(str(checkpoint_path("clstm")), variant="clstm", timestamp_mode="sliding", layer=layer)
+    # a recurrent layer selected later is refused by the call
+    model = api.load_model(str(checkpoint_path("clstm")), variant="clstm", timestamp_mode="sliding", layer="conv2")
+    model.select_layer("lstm")
+    with pytest.raises(InvalidOptionError, match="layer 'lstm'.*last recurrent state"):
+        api.get_timestamp_embeddings(clips, model, hop_size=HOP_MS)
 
 
 @pytest.mark.parametrize("precision", ["bf16", "fp16"])

@@ -115,6 +115,19 @@ class Encoder(nn.Module):
         return pool_over_time(self.layer_time_features(log_mel, name), layer.pooling)
 
 
+def require_pooling_over_time(layers: tuple[Layer, ...], layer: Layer, owner: str) -> None:
+    """Refuse the sliding timestamp path for ``layer`` (one of ``owner``'s ``layers``) when it is
+    not a mean+max over time steps, naming the layers that are."""
+    if layer.pools_over_time:
+        return
+    pooled = [each.name for each in layers if each.pools_over_time]
+    raise InvalidOptionError(
+        f"timestamp_mode='sliding' needs a layer that pools over time; layer {layer.name!r} of "
+        f"{owner} is the last recurrent state: use timestamp_mode='exact'"
+        + (f", or one of the layers {pooled}" if pooled else "")
+    )
+
+
 def find_layer(layers: tuple[Layer, ...], name: object, owner: str) -> Layer:
     """The layer called ``name`` (any JSON value may arrive here), else an InvalidOptionError
     that lists ``owner``'s layers and their sizes."""

@@ -57,18 +57,19 @@ def timestamp_embeddings(
         raise InvalidOptionError(f"frame_method={frame_method!r}; choose one of {FRAME_METHODS}")
     batch, grid = timestamp_batch(model, audio, frame_duration, hop_size)
     n_clips, audio_device = batch.shape[0], batch.device
+    layer = model.selected_layer  # one layer for the whole call, whatever other threads select
     with inference(model) as device:
         batch = batch.to(device)
         frames = frame_log_mels(model.frontend, pad_for_frames(batch, grid), grid, frame_method)
         share = (
             isinstance(frames, SharedStftFrames)
-            and model.final_layer_selected  # the shared-frame path computes the final layer only
+            and model.is_final(layer)  # the shared-frame path computes the final layer only
             and shares_overlapping_frames(model.encoder)
         )
         cpu_frames = SHARED_FRAMES_PER_FORWARD if share else frames_per_forward
         chunks = frame_chunks(n_clips, grid.n_frames, frames_per_pass(model, grid, cpu_frames, device))
         means, stds = exact_timestamp_stats(model, batch, grid, frames, chunks)
-        out = ordinary_empty(n_clips, grid.n_frames, model.timestamp_embedding_size, device=device)
+        out = ordinary_empty(n_clips, grid.n_frames, layer.size, device=device)
         for clips, first, count in chunks:
             mean, std = means[clips], stds[clips]
             log_mels = apply_stats(frames.chunk(first, count, clips), mean, std)  # (b, count, n_mels, T)
@@ -79,7 +80,7 @@ def timestamp_embeddings(
                         model.encoder, span, log_mels, frames.columns_per_step, frames.edge_width
                     ).float()
             else:
-                embeddings = model(log_mels.flatten(0, 1)).unflatten(0, (log_mels.shape[0], count))
+                embeddings = model(log_mels.flatten(0, 1), layer).unflatten(0, (log_mels.shape[0], count))
             out[clips, first : first + count] = embeddings
     timestamps = grid.timestamps_ms().to(audio_device).expand(n_clips, -1).clone()
     return out.to(audio_device), timestamps

@@ -34,7 +34,8 @@ def sliding_timestamp_embeddings(
     hop_size: float = DEFAULT_HOP_SIZE_MS,
 ) -> tuple[Tensor, Tensor]:
     """Same shapes and timestamps as the exact path, from one encoder pass per clip."""
-    model.require_pooling_over_time()
+    layer = model.selected_layer  # one layer for the whole call, whatever other threads select
+    model.require_pooling_over_time(layer)
     batch, grid = timestamp_batch(model, audio, frame_duration, hop_size)
     n_clips, audio_device = batch.shape[0], batch.device
     hop_ms = MS_PER_SECOND * model.spec.frontend.hop_length / model.sample_rate
@@ -43,7 +44,7 @@ def sliding_timestamp_embeddings(
         batch = batch.to(device)
         means, stds = exact_timestamp_stats(model, batch, grid)
         log_mel = apply_stats(model.frontend(batch), means, stds)
-        features = model.time_features(log_mel)  # (b, T', D)
+        features = model.time_features(log_mel, layer)  # (b, T', D)
         ms_per_step = hop_ms * log_mel.shape[-1] / features.shape[1]
         firsts, lasts = window_steps(timestamps, frame_duration / 2.0, ms_per_step, features.shape[1])
         out = pool_windows(features, firsts, lasts, model.selected_layer.pooling)
