@@ -61,9 +61,10 @@ def _zero_log_mel_embedding(model, n_samples: int) -> torch.Tensor:
 @pytest.mark.parametrize("seconds", LENGTHS)
 def test_silence_scene_is_the_zero_log_mel_embedding_alone_and_in_any_batch(models, norm, seconds):
     """Was amplified rounding noise: 1.4 relative between a batch of 4 and 1, cosine 0.72 between
-    1 s and 2 s. Now the statistics of a constant say so and the normalised log-mel is exactly 0."""
+    1 s and 2 s. Now the statistics of a constant say so, the normalised log-mel is exactly 0, and
+    it is encoded as one second of itself (the frame of its exact timestamps) whatever its length."""
     model, n = models[norm], _samples(seconds)
-    expected = _zero_log_mel_embedding(model, n)
+    expected = _zero_log_mel_embedding(model, RATE)
     alone = scene_embeddings(model, torch.zeros(1, n))[0]
     batch = scene_embeddings(model, torch.zeros(3, n))
     mixed_lengths = scene_embeddings(model, [torch.zeros(n), torch.zeros(_samples(1.3)), torch.zeros(n)])
@@ -90,25 +91,30 @@ def test_embed_batch_size_does_not_change_a_silent_file(tmp_path, checkpoint_pat
     assert _relative_error(outputs["4"], outputs["1"]) <= RTOL
 
 
-def test_silence_scene_with_fixed_stats_is_batch_independent(models):
+def test_silence_scene_with_fixed_stats_is_batch_and_length_independent(models):
     model, n = models[str(FIXED)], _samples(2.0)
     alone = scene_embeddings(model, torch.zeros(1, n))[0]
-    for result in scene_embeddings(model, [torch.zeros(n), torch.zeros(_samples(0.7)), _quiet_noise(2.0, 0.1)])[:1]:
+    for result in scene_embeddings(model, [torch.zeros(n), torch.zeros(_samples(0.7)), _quiet_noise(2.0, 0.1)])[:2]:
         assert _relative_error(result, alone) <= RTOL
+    frame, _ = timestamp_embeddings(model, torch.zeros(1, _samples(7.3)), hop_size=1000.0)
+    assert _relative_error(frame[0, 3], alone) <= RTOL  # the scene of silence is its 1 s frame
 
 
 def test_silence_beside_audio_per_clip_is_its_own_and_reference_uses_the_batch_statistics(models):
     """per_clip: silence keeps its own (zero) log-mel. reference: the batch's statistics are those of
-    real audio, so silence is normalised with them, exactly as the original does."""
+    real audio, so silence is normalised with them, exactly as the original does; being constant,
+    it is encoded as one second of that value."""
     n = _samples(2.0)
     batch = torch.stack([torch.zeros(n), _quiet_noise(2.0, 0.1)])
     per_clip = scene_embeddings(models["per_clip"], batch)
-    assert _relative_error(per_clip[0], _zero_log_mel_embedding(models["per_clip"], n)) <= RTOL
+    assert _relative_error(per_clip[0], _zero_log_mel_embedding(models["per_clip"], RATE)) <= RTOL
     reference = models["reference"]
     log_mels = reference.frontend(batch)
     means, stds = scene_stats(reference.normalization, *clip_mean_std(log_mels))
+    normalised = (log_mels - means[:, None, None]) / stds[:, None, None]
+    one_second = normalised[:1, :, :1].expand(-1, -1, reference.spec.frontend.n_columns(RATE))
     with torch.inference_mode():
-        expected = reference((log_mels - means[:, None, None]) / stds[:, None, None])
+        expected = torch.cat([reference(one_second.contiguous()), reference(normalised[1:])])
     assert torch.equal(scene_embeddings(reference, batch), expected)
 
 
