@@ -16,6 +16,8 @@ from typing import IO
 
 import numpy as np
 
+from hear_byols.errors import UsageError
+
 
 def atomic_write(
     path: Path,
@@ -63,3 +65,14 @@ def _staged(path: Path, write: Callable[[IO[bytes]], None], suffix: str) -> Iter
 def save_npy(path: Path, array: np.ndarray) -> None:
     """``np.save`` made atomic."""
     atomic_write(path, lambda fh: np.save(fh, array))
+
+
+def create_out_dir(out: Path) -> None:
+    """Create a command's ``--out`` folder, or say why it cannot be one (UsageError): a file
+    there, or no permission to create it."""
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file, not a directory; name a directory (it is created if missing)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create --out {out} ({exc.strerror or exc}); name a writable directory") from None

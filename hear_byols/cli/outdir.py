@@ -28,6 +28,7 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
+from hear_byols.atomic import create_out_dir
 from hear_byols.cli import printable
 from hear_byols.cli.index import merge_parts, parts_pending, write_json
 from hear_byols.cli.journal import read_journal
@@ -140,12 +141,7 @@ def claimed_out_dir(out_dir: Path, shard: Shard) -> Iterator[Claim]:
     """Create ``out_dir`` and hold ``shard``'s lock; UsageError when it is a file, when another
     process runs the same shard, or when a run of another partition is alive. On the way out
     the lock is released (``Claim.release``), also when the run was refused or failed."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir} is a file, not a directory; name a directory (it is created if missing)")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --out {out_dir} ({exc.strerror or exc}); name a writable directory") from None
+    create_out_dir(out_dir)
     with index_section(out_dir):  # taken under the index lock: a finishing shard sees this one alive, or gone
         claim = Claim(out_dir, shard, _shard_lock(out_dir, shard))
         try:

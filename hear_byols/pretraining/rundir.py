@@ -16,6 +16,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from hear_byols.atomic import create_out_dir
 from hear_byols.errors import HearByolsError, StorageError, UsageError
 from hear_byols.locking import acquire
 from hear_byols.pretraining.launch import Distributed
@@ -53,7 +54,7 @@ def claimed_run_dir(cfg: PretrainConfig, ctx: Distributed) -> Iterator[Path]:
 
 
 def _claim(out: Path, cfg: PretrainConfig) -> FileLock:
-    _create(out)
+    create_out_dir(out)
     lock_path = out / LOCK_NAME
     try:
         lock = acquire(lock_path, 0, "use another --out")
@@ -71,15 +72,6 @@ def _claim(out: Path, cfg: PretrainConfig) -> FileLock:
         lock.release()
         raise
     return lock
-
-
-def _create(out: Path) -> None:
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out {out} is a file, not a directory; name a directory (it is created if missing)")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create --out {out} ({exc.strerror or exc}); name a writable directory") from None
 
 
 def _check_writable(out: Path) -> None:
