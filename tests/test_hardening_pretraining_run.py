@@ -217,20 +217,26 @@ def test_read_only_out_fails_before_training(corpus: Path, read_only_dir: Path, 
 def test_full_disk_at_a_checkpoint_keeps_the_previous_consistent_pair(corpus: Path, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    real_save, writes = torch.save, []
+    import hear_byols.atomic as atomic
 
-    def save_until_disk_full(obj: Any, f: Any, *args: Any, **kwargs: Any) -> None:
-        if "checkpoint.pt" in str(getattr(f, "name", "")):
+    real_temporary, writes = atomic.tempfile.NamedTemporaryFile, []
+
+    def disk_full(data: bytes) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def temporary_until_disk_full(*args: Any, **kwargs: Any) -> Any:
+        handle = real_temporary(*args, **kwargs)
+        if kwargs.get("prefix", "").startswith(".checkpoint.pt."):
             writes.append(1)
-            if len(writes) == 2:  # the second checkpoint: its encoder is already serialised
-                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        real_save(obj, f, *args, **kwargs)
+            if len(writes) == 2:  # the second checkpoint: metrics.csv is already staged
+                handle.write = disk_full
+        return handle
 
-    monkeypatch.setattr(torch, "save", save_until_disk_full)
+    monkeypatch.setattr(atomic.tempfile, "NamedTemporaryFile", temporary_until_disk_full)
     assert run_pretraining(_config(corpus, tmp_path, max_steps=3, save_every=1)) == 1
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err
-    monkeypatch.setattr(torch, "save", real_save)
+    monkeypatch.setattr(atomic.tempfile, "NamedTemporaryFile", real_temporary)
     assert _checkpoint(tmp_path)["position"]["step"] == 1 and _encoder_matches_checkpoint(tmp_path)
     assert json.loads((tmp_path / "run.json").read_text())["encoder"]["sha256"] == _digest(tmp_path / "encoder.pth")
     assert not list(tmp_path.glob(".*.tmp"))

@@ -238,7 +238,10 @@ def write_run_files(run: Run, ranks: list[dict[str, Any]], elapsed: float, metri
     files: list[tuple[Path, Callable[[IO[bytes]], object]]] = []
     if metrics is not None:
         files.append((out / "metrics.csv", lambda fh: fh.write(metrics.csv_bytes())))
-    files += [(out / "checkpoint.pt", lambda fh: torch.save(checkpoint, fh)),
+    # serialised in memory, then written: torch.save straight into a file turns a full disk into a
+    # RuntimeError of its zip writer ("unexpected pos"), where a plain write raises ENOSPC
+    checkpoint_bytes = torch_bytes(checkpoint)
+    files += [(out / "checkpoint.pt", lambda fh: fh.write(checkpoint_bytes)),
               (out / "encoder.pth", lambda fh: fh.write(encoder))]
     unreadable = sorted({str(run.files[i]) + "\t" + why for i, why in run.failed.items()})
     if unreadable:
