@@ -339,6 +339,8 @@ class Surface:
     floats: tuple[str, ...] = ()
     #: options giving other settings: a second run with them into a used output must be refused
     variation: tuple[str, ...] = ()
+    #: whether each of its runs costs seconds of CPU (its attacks are then marked slow)
+    slow: bool = False
     #: whether it splits work into shards (then it must name on stderr the shard it used)
     shards: bool = False
     #: whether the attacks that need a long run (signals, kill) use many input files
@@ -381,17 +383,21 @@ class Surface:
         """Options that make a run last long enough to be interrupted."""
         return ()
 
-    def has_progress(self, case: Case) -> bool:
-        """Whether a running run has finished some work (signals are sent after it has)."""
+    def has_progress(self, case: Case, stderr: str) -> bool:
+        """Whether a running run (its stderr so far) has done some work: signals are sent after it has."""
         raise NotImplementedError
+
+    def resumable(self, case: Case) -> bool:
+        """Whether a running run has kept some work on disk that a resume would use: SIGKILL comes after."""
+        return self.has_progress(case, "")
 
     def has_saved_progress(self, case: Case) -> bool:
         """Whether an interrupted run kept (on disk, resumable) the work it had done."""
-        return self.has_progress(case)
+        return self.resumable(case)
 
     def started(self, case: Case) -> bool:
         """Whether a run has begun working in ``case.out`` (a second run is then started beside it)."""
-        return self.has_progress(case)
+        return self.resumable(case)
 
     # -- results
     def assert_same(self, got: Path, expected: Path) -> None:
@@ -459,7 +465,7 @@ class EmbedSurface(Surface):
     def args(self, case: Case) -> list[str | Path]:
         return ["embed", case.inputs, "--model", "default512", "--out", case.out]
 
-    def has_progress(self, case: Case) -> bool:
+    def has_progress(self, case: Case, stderr: str) -> bool:
         return any(case.out.glob("*.npy"))
 
     def assert_same(self, got: Path, expected: Path) -> None:
@@ -507,6 +513,7 @@ class PretrainSurface(Surface):
     floats = ("--lr", "--tau", "--hybrid-weight", "--byol-weight")
     variation = ("--seed", "7")
     recomputes_changed_input = False  # --resume on other data cannot be exact: refused
+    slow = True  # a training run is seconds even when tiny
     disk_room_kb = 3 * 1024  # encoder.pth (2.4 MB) fits, checkpoint.pt (86 MB) does not
 
     def args(self, case: Case) -> list[str | Path]:
@@ -524,7 +531,10 @@ class PretrainSurface(Surface):
     def started(self, case: Case) -> bool:
         return case.out.is_dir()
 
-    def has_progress(self, case: Case) -> bool:
+    def has_progress(self, case: Case, stderr: str) -> bool:
+        return re.search(r"\b[1-9]\d*/\d+ \[", stderr) is not None  # tqdm: a step done
+
+    def resumable(self, case: Case) -> bool:
         return (case.out / "checkpoint.pt").is_file()
 
     def has_saved_progress(self, case: Case) -> bool:
@@ -742,7 +752,8 @@ class ApiSurface(Surface):
         return (case.out / "embeddings.npy").is_file()
 
     def reported_unusable(self, case: Case, result: Result, bad: Path) -> bool:
-        return result.rc in REFUSED and not (case.out / "embeddings.npy").exists()
+        """Refused, naming the bad file (NaN weights are not the audio's fault), with no output."""
+        return result.rc in REFUSED and os.fsdecode(bad.name) in result.stderr and not (case.out / "embeddings.npy").exists()
 
     def change_input(self, case: Case) -> Path:
         """Other weights of the same architecture, in place of the first."""
