@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -199,6 +200,12 @@ def write_nan_float_wav(path: Path) -> Path:
     return write_audio(path, data, 16000, "FLOAT")
 
 
+def cut_tail(path: Path, size: int = 40) -> Path:
+    """Cut the last ``size`` bytes off ``path``, as an interrupted write would."""
+    path.write_bytes(path.read_bytes()[:-size])
+    return path
+
+
 def replace_same_size(path: Path) -> None:
     """Re-encode ``path`` with other audio of exactly the same size, as a re-export would."""
     size = path.stat().st_size
@@ -253,8 +260,7 @@ def mount_namespace_works() -> bool:
 
 
 def _sh(words: Sequence[str | Path]) -> str:
-    import shlex
-
+    """``words`` as one shell command line."""
     return " ".join(shlex.quote(os.fsdecode(w)) for w in words)
 
 
@@ -419,7 +425,8 @@ class Surface:
     def assert_recoverable(self, case: Case, reference: Reference) -> None:
         """After a run failed on a full disk, nothing half-written is trusted: the resume
         command on a roomy disk gives the correct result."""
-        assert_clean(result := self.run(case, *self.resume_args(case)))
+        result = self.run(case, *self.resume_args(case))
+        assert_clean(result)
         self.assert_correct(case, result, reference)
 
     # -- planting bad inputs
@@ -485,9 +492,7 @@ class EmbedSurface(Surface):
 
     def damage_state(self, case: Case) -> Path:
         assert_clean(self.run(case))
-        index = case.out / "index.json"
-        index.write_bytes(index.read_bytes()[:-40])
-        return index
+        return cut_tail(case.out / "index.json")
 
     def silence(self, case: Case) -> Result | list[np.ndarray]:
         names = [f"zeros-{ms}ms.wav" for ms in (500, 1000, 2000)]
@@ -601,9 +606,7 @@ class OutputCommandSurface(Surface):
 
     def plant_truncated(self, case: Case) -> Path:
         """An output cut short (a copy interrupted, a full disk)."""
-        output = sorted(case.out.glob("*.npy"))[0]
-        output.write_bytes(output.read_bytes()[:-100])
-        return output
+        return cut_tail(sorted(case.out.glob("*.npy"))[0], 100)
 
 
 class MergeSurface(OutputCommandSurface):
@@ -642,14 +645,12 @@ class MergeSurface(OutputCommandSurface):
         assert not list(case.out.glob("index.run-*.part.json"))
 
     def plant_truncated(self, case: Case) -> Path:
-        part = next(case.out.glob("index.run-*.part.json"))
-        part.write_bytes(part.read_bytes()[:-40])
-        return part
+        return cut_tail(next(case.out.glob("index.run-*.part.json")))
 
     def damage_state(self, case: Case) -> Path:
         part = next(case.out.glob("index.run-*.part.json"))
         content = json.loads(part.read_text())
-        content["files"][0]["outputs"] = []  # a row the index format refuses
+        content["files"][0]["status"] = "done"  # not written/skipped/failed: a row the index format refuses
         part.write_text(json.dumps(content))
         return part
 
@@ -682,9 +683,7 @@ class VerifySurface(OutputCommandSurface):
         assert f"{count} of {count} outputs match" in result.stderr, result
 
     def damage_state(self, case: Case) -> Path:
-        index = case.out / "index.json"
-        index.write_bytes(index.read_bytes()[:-40])
-        return index
+        return cut_tail(case.out / "index.json")
 
 
 class ApiSurface(Surface):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +31,6 @@ from hostile import (
     chmod_stops_writes,
     copy_tree,
     mount_namespace_works,
-    run_command,
     tree_digest,
     write_clips,
 )
@@ -47,6 +45,10 @@ KNOWN_DEFECTS: dict[tuple[str, ...], str] = {
     ("embed", "launcher_env"): "issue 17 H6: inherited RANK/WORLD_SIZE or SLURM_ARRAY_* silently embed shard 0/8, unnamed",
     ("verify_embeddings", "changed_input"): "issue 17 H4: a re-encoded input is not reported ('4 of 4 outputs match', exit 0)",
     ("api", "silence"): "issue 17 H3: zeros of 0.5, 1 and 2 s give different scene embeddings",
+    ("api", "concurrent"): "issue 17 H10: select_layer from another thread during a call: a raw RuntimeError (shape mismatch)",
+    ("api", "non_finite_input"): "issue 17 H2/M10: load_model accepts NaN weights; the call blames the audio's amplitude (0.6)",
+    ("index_merge", "damaged_state"): "issue 17 L1: a part row with an unknown status is merged (exit 0) into an index "
+                                      "that everything then refuses, and the part is deleted",
     ("pretrain", "concurrent"): "issue 17 H1: a second run (--seed 7) into a live RUN_DIR also exits 0, overwriting it",
     ("pretrain", "second_run"): "issue 17 H1: a second run (--seed 7) into a finished RUN_DIR exits 0, overwriting it",
     ("pretrain", "sigint"): "issue 17 M1: Ctrl-C exits 130 but saves no checkpoint (the steps since the last save are lost)",
@@ -165,6 +167,7 @@ def test_known_defects_name_real_cases() -> None:
 # Concurrent runs
 
 
+@pytest.mark.slow  # a race or an interruption: timing-bound, on the 40-file corpus for embed
 @pytest.mark.parametrize("name", cases("concurrent"))
 def test_concurrent(name: str, tmp_path: Path, corpus: Path, many_files: Path, reference) -> None:
     """A second run with other settings, started while the first works in the same output, is
@@ -195,6 +198,7 @@ def test_second_run(name: str, tmp_path: Path, corpus: Path, reference) -> None:
 # Kill and resume
 
 
+@pytest.mark.slow  # a race or an interruption: timing-bound, on the 40-file corpus for embed
 @pytest.mark.parametrize("name, sig", [*cases("sigint", {n: ["SIGINT"] for n in SURFACES}),
                                        *cases("sigterm", {n: ["SIGTERM"] for n in SURFACES})])
 def test_signal(name: str, sig: str, tmp_path: Path, corpus: Path, many_files: Path) -> None:
@@ -210,6 +214,7 @@ def test_signal(name: str, sig: str, tmp_path: Path, corpus: Path, many_files: P
     assert surface.has_saved_progress(case), f"{sig} lost the work done: {result}"
 
 
+@pytest.mark.slow  # a race or an interruption: timing-bound, on the 40-file corpus for embed
 @pytest.mark.parametrize("name", cases("sigkill_resume"))
 def test_sigkill_resume(name: str, tmp_path: Path, corpus: Path, many_files: Path, reference) -> None:
     """SIGKILL part-way, then the resume command: the result equals an uninterrupted run's."""
@@ -248,7 +253,7 @@ def test_truncated_input(name: str, tmp_path: Path, corpus: Path) -> None:
     bad = surface.plant_truncated(case)
     result = surface.run(case)
     assert_no_traceback(result)
-    assert surface.reported_unusable(case, result, bad), f"{bad.name} was used silently: {result}"
+    assert surface.reported_unusable(case, result, bad), f"{bad.name} not reported as unusable: {result}"
 
 
 @pytest.mark.parametrize("name", cases("damaged_state"))
@@ -268,7 +273,7 @@ def test_non_finite_input(name: str, tmp_path: Path, corpus: Path) -> None:
     result = surface.run(case)
     assert_no_traceback(result)
     for path in bad:
-        assert surface.reported_unusable(case, result, path), f"{path.name} was used silently: {result}"
+        assert surface.reported_unusable(case, result, path), f"{path.name} not reported as unusable: {result}"
 
 
 @pytest.mark.parametrize("name", cases("silence"))
