@@ -93,19 +93,22 @@ class Result:
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """This process's environment for a child: one thread, offline, no launcher variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SLURM_", "MASTER_"))}
-    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK"):
-        env.pop(name, None)
+    for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "GROUP_RANK", "HEAR_BYOLS_WEIGHTS_DIR",
+                 "HEAR_BYOLS_MIRROR"):
+        env.pop(name, None)  # launcher variables, and weights other than the package's shipped default512
     env.update({"OMP_NUM_THREADS": "1", "HEAR_BYOLS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"})
     env.update(extra or {})
     return env
 
 
 def cli_command(args: Sequence[str | Path]) -> list[str | Path]:
+    """``hear-byols ARGS`` as this interpreter runs it."""
     return [sys.executable, "-m", "hear_byols.cli", *args]
 
 
 def run_command(command: Sequence[str | Path], env: Mapping[str, str] | None = None,
                 timeout: float = RUN_TIMEOUT_S) -> Result:
+    """Run ``command`` to its end in ``child_env(env)``."""
     done = subprocess.run(list(command), capture_output=True, env=child_env(env), timeout=timeout)
     return Result(done.returncode, done.stderr.decode("utf-8", "replace"), done.stdout.decode("utf-8", "replace"))
 
@@ -568,6 +571,10 @@ class PretrainSurface(Surface):
     def used(self, case: Case, path: Path) -> bool:
         record = json.loads((case.out / "run.json").read_text())
         return record["data"]["files"] == sum(1 for _ in case.inputs.iterdir()) and not record["data"]["unreadable"]
+
+    def plant_non_finite(self, case: Case) -> list[Path]:
+        """Samples that overflow the log-mel (NaN samples are the shared reader's, embed's attack)."""
+        return [write_loud_float_wav(case.inputs / "loud.wav")]
 
     def assert_recoverable(self, case: Case, reference: Reference) -> None:
         encoder, checkpoint = ((case.out / name).is_file() for name in ("encoder.pth", "checkpoint.pt"))

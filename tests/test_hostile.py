@@ -35,6 +35,17 @@ from hostile import (
     write_clips,
 )
 
+
+def each(name: str, attack: str, ids: list[str], reason: str) -> dict[tuple[str, ...], str]:
+    """One KNOWN_DEFECTS entry per case, so that each can be removed as its own fix lands."""
+    return {(name, attack, detail): reason for detail in ids}
+
+
+def _details(values, name: str, *options: str) -> list[str]:
+    """The ``option=value`` ids of ``values(surface)`` (e.g. ``bad_counts``), for ``options`` (default: all)."""
+    return [f"{o}={v}" for o, v in values(SURFACES[name]) if not options or o in options]
+
+
 #: ``(surface, attack[, detail]) -> "issue 17 <item>: why it fails today"``. Each entry was seen
 #: failing on main at 28c9118; remove it when the fix lands (its strict xfail then fails).
 KNOWN_DEFECTS: dict[tuple[str, ...], str] = {
@@ -42,7 +53,8 @@ KNOWN_DEFECTS: dict[tuple[str, ...], str] = {
     ("embed", "truncated_input"): "issue 17 H5: a WAV cut short is embedded as its readable part, exit 0",
     ("embed", "silence"): "issue 17 H3: 0.5, 1 and 2 s of zeros give different embeddings (rounding noise amplified)",
     ("embed", "non_utf8_name"): "issue 17 M8: UnicodeEncodeError traceback in cli/shards.py Shard.owns",
-    ("embed", "launcher_env"): "issue 17 H6: inherited RANK/WORLD_SIZE or SLURM_ARRAY_* silently embed shard 0/8, unnamed",
+    **each("embed", "launcher_env", list(LAUNCHER_ENVS),
+           "issue 17 H6: inherited RANK/WORLD_SIZE or SLURM_ARRAY_* silently embed shard 0/8, unnamed"),
     ("verify_embeddings", "changed_input"): "issue 17 H4: a re-encoded input is not reported ('4 of 4 outputs match', exit 0)",
     ("api", "silence"): "issue 17 H3: zeros of 0.5, 1 and 2 s give different scene embeddings",
     ("api", "concurrent"): "issue 17 H10: select_layer from another thread during a call: a raw RuntimeError (shape mismatch)",
@@ -51,8 +63,8 @@ KNOWN_DEFECTS: dict[tuple[str, ...], str] = {
                                       "that everything then refuses, and the part is deleted",
     ("pretrain", "concurrent"): "issue 17 H1: a second run (--seed 7) into a live RUN_DIR also exits 0, overwriting it",
     ("pretrain", "second_run"): "issue 17 H1: a second run (--seed 7) into a finished RUN_DIR exits 0, overwriting it",
-    ("pretrain", "sigint"): "issue 17 M1: Ctrl-C exits 130 but saves no checkpoint (the steps since the last save are lost)",
-    ("pretrain", "sigterm"): "issue 17 M1: SIGTERM kills it (-15) without a checkpoint",
+    ("pretrain", "sigint", "SIGINT"): "issue 17 M1: Ctrl-C exits 130 but saves no checkpoint (the steps since the last save are lost)",
+    ("pretrain", "sigterm", "SIGTERM"): "issue 17 M1: SIGTERM kills it (-15) without a checkpoint",
     ("pretrain", "changed_input"): "issue 17 H9 (H8: manifest keyed on path + size): --resume on a re-encoded corpus file goes on, exit 0",
     ("pretrain", "truncated_input"): "issue 17 H5: a WAV cut short is trained on as its readable part, not in unreadable.txt",
     ("pretrain", "damaged_state"): "issue 17 M2: a truncated checkpoint.pt given to --resume: raw RuntimeError traceback after setup",
@@ -63,30 +75,40 @@ KNOWN_DEFECTS: dict[tuple[str, ...], str] = {
     ("pretrain", "read_only_out"): "issue 17 M3: a read-only RUN_DIR fails at the first save, after training, with a raw OSError traceback",
     ("pretrain", "out_is_file"): "issue 17 M3: --out naming a regular file: raw FileExistsError traceback",
     ("pretrain", "disk_full"): "issue 17 M3: ENOSPC at the first save: raw traceback, encoder.pth left without checkpoint.pt",
-    ("pretrain", "bad_counts"): "issue 17 M4: counts are not range-checked: a traceback (--accumulate 0, --norm-sample 0, "
-                                "--workers -1, --save-every 0), exit 0 (--norm-sample -1, --save-every -1), or exit 2 "
-                                "after RUN_DIR was created (--batch-size 0/-1, --accumulate -1)",
-    **{("pretrain", "bad_counts", f"{option}={value}"): f"issue 17 M7: {option} {value} trains (or not) and exits 0"
-       for option in ("--epochs", "--max-steps") for value in (0, -1)},
-    ("pretrain", "bad_floats"): "issue 17 M4: floats are not checked: --lr nan gives a ValueError traceback, "
-                                "the other NaN/Inf/non-positive values train and exit 0",
+    **each("pretrain", "bad_counts", _details(bad_counts, "pretrain", "--epochs", "--max-steps"),
+           "issue 17 M7: a zero or negative step budget exits 0 (and names an encoder.pth never written)"),
+    **each("pretrain", "bad_counts", _details(bad_counts, "pretrain", "--batch-size", "--accumulate", "--norm-sample",
+                                              "--workers", "--save-every"),
+           "issue 17 M4: counts are not range-checked: a traceback (--accumulate 0, --norm-sample 0, --workers -1, "
+           "--save-every 0), exit 0 (--norm-sample -1, --save-every -1), or exit 2 after RUN_DIR was created "
+           "(--batch-size 0/-1, --accumulate -1)"),
+    **each("pretrain", "bad_floats", _details(bad_floats, "pretrain"),
+           "issue 17 M4: floats are not checked: --lr nan gives a ValueError traceback, the other NaN/Inf/non-positive "
+           "values train and exit 0"),
 }
 
 
-def cases(attack: str, details: dict[str, list[str]] | None = None) -> list[object]:
+def details(attack: str, name: str) -> list[str] | None:
+    """The cases of ``attack`` on surface ``name`` (ids after the surface's), or None for one case."""
+    per_attack = {"sigint": ["SIGINT"], "sigterm": ["SIGTERM"], "launcher_env": list(LAUNCHER_ENVS),
+                  "bad_counts": _details(bad_counts, name), "bad_floats": _details(bad_floats, name)}
+    return per_attack.get(attack)
+
+
+def cases(attack: str) -> list[object]:
     """``pytest.param(surface name[, detail])`` for every surface that supports ``attack``, with
     the strict xfail of its KNOWN_DEFECTS entry."""
     params = []
     for name, surface in SURFACES.items():
         if attack not in surface.supports:
             continue
-        for detail in (details or {}).get(name, [None]):
+        for detail in details(attack, name) or [None]:
             key = (name, attack) if detail is None else (name, attack, detail)
             reason = KNOWN_DEFECTS.get(key) or KNOWN_DEFECTS.get((name, attack))
             marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            values = (name,) if detail is None else (name, detail)
             if surface.slow:
                 marks.append(pytest.mark.slow)
+            values = (name,) if detail is None else (name, detail)
             params.append(pytest.param(*values, marks=marks, id=":".join(values)))
     return params
 
@@ -158,8 +180,11 @@ def test_every_surface_declares_every_attack(name: str) -> None:
 
 
 def test_known_defects_name_real_cases() -> None:
+    """Each entry is a registered, supported case (a typo would leave its case unmarked)."""
     for key, reason in KNOWN_DEFECTS.items():
         assert key[0] in SURFACES and key[1] in SURFACES[key[0]].supports, key
+        ids = details(key[1], key[0])
+        assert len(key) == 2 or (ids is not None and key[2] in ids), key
         assert reason.startswith(("issue 17 ", "new: ")), reason
 
 
@@ -199,8 +224,7 @@ def test_second_run(name: str, tmp_path: Path, corpus: Path, reference) -> None:
 
 
 @pytest.mark.slow  # a race or an interruption: timing-bound, on the 40-file corpus for embed
-@pytest.mark.parametrize("name, sig", [*cases("sigint", {n: ["SIGINT"] for n in SURFACES}),
-                                       *cases("sigterm", {n: ["SIGTERM"] for n in SURFACES})])
+@pytest.mark.parametrize("name, sig", cases("sigint") + cases("sigterm"))
 def test_signal(name: str, sig: str, tmp_path: Path, corpus: Path, many_files: Path) -> None:
     """Ctrl-C exits 130, SIGTERM 143 (a handled signal, or death by it), without a traceback,
     keeping the work done."""
@@ -305,7 +329,7 @@ def test_non_utf8_name(name: str, tmp_path: Path, corpus: Path, reference) -> No
 # Inherited launcher variables
 
 
-@pytest.mark.parametrize("name, launcher", cases("launcher_env", {n: list(LAUNCHER_ENVS) for n in SURFACES}))
+@pytest.mark.parametrize("name, launcher", cases("launcher_env"))
 def test_launcher_env(name: str, launcher: str, tmp_path: Path, corpus: Path, reference) -> None:
     """Variables left by torchrun or a SLURM array, without that launcher: everything is done (and
     a sharding command names the shard it used), or the run is refused; never a silent fraction."""
@@ -367,11 +391,7 @@ def test_disk_full(name: str, tmp_path: Path, corpus: Path, disk: Disk, referenc
 # Zero, negative and non-finite numbers
 
 
-def _number_cases(attack: str, values) -> list[object]:
-    return list(cases(attack, {name: [f"{o}={v}" for o, v in values(s)] for name, s in SURFACES.items()}))
-
-
-@pytest.mark.parametrize("name, option", _number_cases("bad_counts", bad_counts) + _number_cases("bad_floats", bad_floats))
+@pytest.mark.parametrize("name, option", cases("bad_counts") + cases("bad_floats"))
 def test_bad_number(name: str, option: str, tmp_path: Path, corpus: Path) -> None:
     """A count below its minimum, a NaN/Inf float, or a non-positive one that must be positive:
     exit 2 before any work (no output folder), naming the option."""
