@@ -253,13 +253,17 @@ def chmod_stops_writes(folder: Path) -> bool:
         shutil.rmtree(probe)
 
 
-def mount_namespace_works() -> bool:
-    """Whether ``unshare -m`` may mount here (root with CAP_SYS_ADMIN, e.g. a privileged container)."""
+def mount_namespace() -> tuple[str, ...] | None:
+    """The ``unshare`` prefix whose private mount namespace may mount a tmpfs here: as root with
+    CAP_SYS_ADMIN, else in a user namespace (``-r``); None where neither is allowed."""
     if shutil.which("unshare") is None:
-        return False
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
-                            "mount -t tmpfs -o size=64k tmpfs /mnt && umount /mnt"], capture_output=True)
-    return probe.returncode == 0
+        return None
+    for prefix in (("unshare", "-m", "--propagation", "private"), ("unshare", "-r", "-m", "--propagation", "private")):
+        probe = subprocess.run([*prefix, "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt && umount /mnt"],
+                               capture_output=True)
+        if probe.returncode == 0:
+            return prefix
+    return None
 
 
 def _sh(words: Sequence[str | Path]) -> str:
@@ -272,17 +276,17 @@ class Disk:
     """How this machine can make a folder read-only or full for one command."""
 
     chmod: bool
-    mounts: bool
+    unshare: tuple[str, ...] | None
 
     @property
     def read_only_reason(self) -> str | None:
-        if self.chmod or self.mounts:
+        if self.chmod or self.unshare:
             return None
         return "running as root without CAP_SYS_ADMIN: neither chmod nor a read-only mount stops writes here"
 
     @property
     def full_reason(self) -> str | None:
-        return None if self.mounts else "no mount namespace (unshare -m) to put the output on a tiny tmpfs"
+        return None if self.unshare else "no mount namespace (unshare -m, or -r -m) to put the output on a tiny tmpfs"
 
     def run_read_only(self, folder: Path, command: Sequence[str | Path], env: Mapping[str, str] | None = None) -> Result:
         """``command`` with ``folder`` read-only (chmod 0o555, else a read-only bind mount)."""
@@ -292,8 +296,12 @@ class Disk:
                 return run_command(command, env)
             finally:
                 folder.chmod(0o755)
-        script = f"mount --bind {_sh([folder])} {_sh([folder])} && mount -o remount,bind,ro {_sh([folder])} && exec {_sh(command)}"
-        return run_command(["unshare", "-m", "--propagation", "private", "sh", "-c", script], env)
+        f = _sh([folder])
+        script = f"mount --bind {f} {f} && mount -o remount,bind,ro {f} || exit {SETUP_FAILED}; exec {_sh(command)}"
+        assert self.unshare is not None
+        result = run_command([*self.unshare, "sh", "-c", script], env)
+        assert result.rc != SETUP_FAILED, f"the read-only folder could not be set up: {result}"
+        return result
 
     def run_full(self, folder: Path, room_kb: int, command: Sequence[str | Path],
                  env: Mapping[str, str] | None = None) -> Result:
@@ -307,7 +315,8 @@ class Disk:
         f, k = _sh([folder]), _sh([keep])
         script = (f"mount -t tmpfs -o size={used + room_kb}k tmpfs {f} && cp -a {k}/. {f}/ || exit {SETUP_FAILED}; "
                   f"{_sh(command)}; rc=$?; rm -rf {k}; mkdir {k}; cp -a {f}/. {k}/; umount {f}; exit $rc")
-        result = run_command(["unshare", "-m", "--propagation", "private", "sh", "-c", script], env)
+        assert self.unshare is not None
+        result = run_command([*self.unshare, "sh", "-c", script], env)
         folder.rmdir()
         keep.rename(folder)
         assert result.rc != SETUP_FAILED, f"the full disk could not be set up: {result}"

@@ -30,7 +30,7 @@ from hostile import (
     bad_floats,
     chmod_stops_writes,
     copy_tree,
-    mount_namespace_works,
+    mount_namespace,
     tree_digest,
     write_clips,
 )
@@ -152,7 +152,8 @@ def reference(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def disk(tmp_path_factory: pytest.TempPathFactory) -> Disk:
-    return Disk(chmod=chmod_stops_writes(tmp_path_factory.mktemp("probe")), mounts=mount_namespace_works())
+    """How this machine can make a folder read-only or full (probed once)."""
+    return Disk(chmod=chmod_stops_writes(tmp_path_factory.mktemp("probe")), unshare=mount_namespace())
 
 
 def prepare(name: str, tmp_path: Path, corpus: Path, many: Path | None = None) -> tuple[Surface, Case]:
