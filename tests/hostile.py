@@ -107,18 +107,18 @@ def cli_command(args: Sequence[str | Path]) -> list[str | Path]:
 
 
 def run_command(command: Sequence[str | Path], env: Mapping[str, str] | None = None,
-                timeout: float = RUN_TIMEOUT_S) -> Result:
+                cwd: Path | None = None, timeout: float = RUN_TIMEOUT_S) -> Result:
     """Run ``command`` to its end in ``child_env(env)``."""
-    done = subprocess.run(list(command), capture_output=True, env=child_env(env), timeout=timeout)
+    done = subprocess.run(list(command), capture_output=True, env=child_env(env), cwd=cwd, timeout=timeout)
     return Result(done.returncode, done.stderr.decode("utf-8", "replace"), done.stdout.decode("utf-8", "replace"))
 
 
 class Running:
     """A command started in the background; its stderr is collected as it comes."""
 
-    def __init__(self, command: Sequence[str | Path], env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, command: Sequence[str | Path], cwd: Path | None = None) -> None:
         self.process = subprocess.Popen(list(command), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                        env=child_env(env))
+                                        env=child_env(), cwd=cwd)
         self._chunks: list[bytes] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -273,7 +273,8 @@ def _sh(words: Sequence[str | Path]) -> str:
 
 @dataclass(frozen=True)
 class Disk:
-    """How this machine can make a folder read-only or full for one command."""
+    """How this machine can make a folder read-only or full for one command (run in the folder's
+    parent, the case's root)."""
 
     chmod: bool
     unshare: tuple[str, ...] | None
@@ -293,13 +294,13 @@ class Disk:
         if self.chmod:
             folder.chmod(0o555)
             try:
-                return run_command(command, env)
+                return run_command(command, env, cwd=folder.parent)
             finally:
                 folder.chmod(0o755)
         f = _sh([folder])
         script = f"mount --bind {f} {f} && mount -o remount,bind,ro {f} || exit {SETUP_FAILED}; exec {_sh(command)}"
         assert self.unshare is not None
-        result = run_command([*self.unshare, "sh", "-c", script], env)
+        result = run_command([*self.unshare, "sh", "-c", script], env, cwd=folder.parent)
         assert result.rc != SETUP_FAILED, f"the read-only folder could not be set up: {result}"
         return result
 
@@ -316,7 +317,7 @@ class Disk:
         script = (f"mount -t tmpfs -o size={used + room_kb}k tmpfs {f} && cp -a {k}/. {f}/ || exit {SETUP_FAILED}; "
                   f"{_sh(command)}; rc=$?; rm -rf {k}; mkdir {k}; cp -a {f}/. {k}/; umount {f}; exit $rc")
         assert self.unshare is not None
-        result = run_command([*self.unshare, "sh", "-c", script], env)
+        result = run_command([*self.unshare, "sh", "-c", script], env, cwd=folder.parent)
         folder.rmdir()
         keep.rename(folder)
         assert result.rc != SETUP_FAILED, f"the full disk could not be set up: {result}"
@@ -384,10 +385,10 @@ class Surface:
         return cli_command([*self.args(case), *case.extra, *extra])
 
     def run(self, case: Case, *extra: str, env: Mapping[str, str] | None = None) -> Result:
-        return run_command(self.command(case, *extra), env)
+        return run_command(self.command(case, *extra), env, cwd=case.root)
 
     def start(self, case: Case, *extra: str) -> Running:
-        return Running(self.command(case, *extra))
+        return Running(self.command(case, *extra), cwd=case.root)
 
     def first_run(self, case: Case, reference: Reference) -> None:
         """Leave an undisturbed run's result in ``case.out``."""
@@ -605,14 +606,19 @@ class PretrainSurface(Surface):
 
 class OutputCommandSurface(Surface):
     """A command over an existing ``embed --out`` (``index merge``, ``verify-embeddings``):
-    ``prepare`` embeds the corpus first."""
+    ``prepare`` copies the corpus and its embed output, made once per session with relative
+    paths (``embed in --out out`` in a folder), so the copy's index names the copy's inputs."""
 
     action: tuple[str, ...] = ()
 
     def prepare(self, root: Path, corpus: Path) -> Case:
-        case = super().prepare(root, corpus)
-        assert_clean(EMBED.run(case, "--quiet"))
-        return case
+        embedded = corpus.with_name(corpus.name + ".embedded")
+        if not embedded.is_dir():
+            made = Case(embedded, Path("in"), Path("out"))
+            copy_tree(corpus, embedded / made.inputs)
+            assert_clean(EMBED.run(made, "--quiet"))
+        copy_tree(embedded / "out", root / "out")
+        return Case(root, copy_tree(embedded / "in", root / "in"), root / "out")
 
     def args(self, case: Case) -> list[str | Path]:
         return [*self.action, case.out]
