@@ -288,6 +288,20 @@ def test_the_cli_exits_2_for_sliding_with_a_last_step_layer(tmp_path, checkpoint
     assert status == 2 and "last recurrent state" in capsys.readouterr().err
 
 
+def test_the_cli_ignores_the_timestamp_mode_for_scene_embeddings(tmp_path, checkpoint_path):
+    """Scene embeddings have no timestamp mode: the load check must not refuse a scene run for it."""
+    import numpy as np
+
+    from audio_fixture import write_audio
+    from hear_byols.cli import main
+
+    write_audio(tmp_path / "in" / "a.wav", np.sin(np.arange(RATE) / 10.0) * 0.1, RATE)
+    status = main(["embed", "--model", "clstm", "--weights", str(checkpoint_path("clstm")), "--quiet",
+                   "--timestamp-mode", "sliding", "--layer", "lstm", "--out", str(tmp_path / "out"),
+                   str(tmp_path / "in")])
+    assert status == 0 and np.load(tmp_path / "out" / "a.wav.npy").shape == (1024,)
+
+
 # --- M10: non-finite outputs name their cause ---------------------------------------------------
 
 

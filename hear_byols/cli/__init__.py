@@ -128,7 +128,9 @@ def _run_embed(args: argparse.Namespace) -> int:
     items = expand_inputs(args.paths)
     options = EmbedOptions(
         variant=args.model, weights=args.weights, out_dir=args.out, timestamps=args.timestamps, hop_ms=args.hop,
-        timestamp_mode=args.timestamp_mode, normalization=args.normalization, device=resolve_device(args.device),
+        # the timestamp mode means nothing to scene embeddings: a scene run never fails for it
+        timestamp_mode=args.timestamp_mode if args.timestamps else "exact",
+        normalization=args.normalization, device=resolve_device(args.device),
         overwrite=args.overwrite, quiet=args.quiet, workers=args.workers, batch_size=args.batch_size,
         shard=shard, shard_source=shard_source, layer=args.layer,
     )
