@@ -34,7 +34,7 @@ def _variants_table() -> str:
 
 TABLES = (
     Table("README.md", "variants-table", _variants_table),
-    Table("README.md", "layers-table", layers_table),
+    Table("docs/LAYERS.md", "layers-table", layers_table),
 )
 
 

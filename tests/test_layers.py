@@ -270,11 +270,11 @@ def test_info_refuses_an_unknown_variant(capsys):
 
 
 def test_docs_layer_table_matches_the_encoders():
-    """README.md's layer table is what evaluation/layers_table.py derives from the encoders (``make docs-tables``)."""
-    docs = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    """docs/LAYERS.md's table is what evaluation/layers_table.py derives from the encoders (``make docs-tables``)."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "LAYERS.md").read_text(encoding="utf-8")
     block = read_block(docs, "layers-table").splitlines()
     expected = layers_table().splitlines()
-    assert block == expected, "run `make docs-tables`, or replace README.md's layer table with:\n" + "\n".join(expected)
+    assert block == expected, "run `make docs-tables`, or replace docs/LAYERS.md's layer table with:\n" + "\n".join(expected)
 
 
 def test_evaluation_run_passes_the_layer_to_heareval(tmp_path):
