@@ -34,7 +34,7 @@ def read_block(text: str, name: str) -> str:
 
 def _span(text: str, name: str) -> tuple[int, int, int]:
     """Where the begin marker starts, where the body starts (after the marker's line), where the end marker starts."""
-    begin = re.search(rf"<!-- {re.escape(name)}:begin\b[^\n]*-->\n?", text)
+    begin = re.search(rf"^<!-- {re.escape(name)}:begin\b[^\n]*-->\n?", text, re.M)
     end = text.find(end_marker(name), begin.end() if begin else 0)
     if begin is None or end < 0:
         raise ValueError(f"no generated block {name!r} here: expected {begin_marker(name)} ... {end_marker(name)}")
