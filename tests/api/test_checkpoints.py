@@ -11,7 +11,8 @@ import hear_byols.cvt
 import hear_byols.cvt_byols
 import hear_byols.default
 import hear_byols.default1024
-from conftest import ALL_VARIANTS, CHECKPOINT_PARAMS, FIXTURES
+from helpers.fixture_files import FIXTURES
+from helpers.variants import ALL_VARIANTS, CHECKPOINT_PARAMS
 from hear_byols.checkpoint import identify_variants
 from hear_byols.errors import CheckpointError, WrongVariantError
 from hear_byols.checkpoint import model_from_checkpoint

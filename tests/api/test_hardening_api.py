@@ -17,7 +17,7 @@ from hear_byols.timestamps.sliding import sliding_timestamp_embeddings
 RATE = 16_000
 #: The fp16-on-CPU slowness warning (tested on its own below) is expected in the fp16 tests.
 EXPECTED_FP16_WARNING = pytest.mark.filterwarnings("ignore:precision='fp16' on the CPU:RuntimeWarning")
-#: Relative tolerance of batch independence (that of tests/test_batch_semantics.py).
+#: Relative tolerance of batch independence (that of tests/api/test_batch_semantics.py).
 RTOL = 1e-5
 COMPUTED = ["reference", "per_clip"]
 FIXED = [-10.0, 4.0]
@@ -77,7 +77,7 @@ def test_embed_batch_size_does_not_change_a_silent_file(tmp_path, checkpoint_pat
     2.37 relative for a silent file."""
     import numpy as np
 
-    from audio_fixture import write_audio
+    from helpers.audio import write_audio
     from hear_byols.cli import main
 
     for k in range(4):
@@ -292,7 +292,7 @@ def test_the_cli_ignores_the_timestamp_mode_for_scene_embeddings(tmp_path, check
     """Scene embeddings have no timestamp mode: the load check must not refuse a scene run for it."""
     import numpy as np
 
-    from audio_fixture import write_audio
+    from helpers.audio import write_audio
     from hear_byols.cli import main
 
     write_audio(tmp_path / "in" / "a.wav", np.sin(np.arange(RATE) / 10.0) * 0.1, RATE)

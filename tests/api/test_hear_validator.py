@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ALL_VARIANTS
+from helpers.variants import ALL_VARIANTS
 
 
 @pytest.mark.slow

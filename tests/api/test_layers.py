@@ -15,7 +15,8 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from conftest import ALL_VARIANTS, on_device
+from helpers.devices import on_device
+from helpers.variants import ALL_VARIANTS
 from hear_byols import api
 from hear_byols.checkpoint import model_from_checkpoint
 from hear_byols.cli import main
@@ -31,7 +32,7 @@ from evaluation.marked_blocks import read_block
 #: same order: only the float rounding of a shorter graph may differ)
 TAP_RTOL = 1e-6
 #: the final layer through the layer path against the eval fast path (folded batch norms,
-#: reordered pools: ~1e-6 rounding, as tests/test_encoder_eval_paths.py allows)
+#: reordered pools: ~1e-6 rounding, as tests/encoders/test_encoder_eval_paths.py allows)
 FAST_PATH_RTOL = 1e-5
 #: 1 s clips with 500 ms hops: 3 frames, every layer of every variant in seconds
 CLIP_SAMPLES = 16000
@@ -271,7 +272,7 @@ def test_info_refuses_an_unknown_variant(capsys):
 
 def test_docs_layer_table_matches_the_encoders():
     """docs/LAYERS.md's table is what evaluation/layers_table.py derives from the encoders (``make docs-tables``)."""
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "LAYERS.md").read_text(encoding="utf-8")
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "LAYERS.md").read_text(encoding="utf-8")
     block = read_block(docs, "layers-table").splitlines()
     expected = layers_table().splitlines()
     assert block == expected, "run `make docs-tables`, or replace docs/LAYERS.md's layer table with:\n" + "\n".join(expected)

@@ -20,7 +20,9 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ALL_VARIANTS, golden, on_device
+from helpers.devices import on_device
+from helpers.fixture_files import golden
+from helpers.variants import ALL_VARIANTS
 from hear_byols.timestamps.frame_log_mels import frame_log_mels
 from hear_byols.timestamps.framing import frame_grid, pad_for_frames
 from hear_byols.checkpoint import model_from_checkpoint
@@ -51,7 +53,7 @@ OTHER_CHECKS = {
     "default1024": "no golden of the original: the code path of default/default512 at another width",
     "byola": "BYOL-A's own code defines scene embeddings only: test_byola_scene_embeddings_match_golden",
     "cvt_byols_bs512": "no golden of SERAB's pool='mean': cvt's stage modules (golden-checked through cvt) "
-    "with AdaptiveAvgPool2d(1) as the reference pooling, tests/test_hardening_cvt_serab.py",
+    "with AdaptiveAvgPool2d(1) as the reference pooling, tests/api/test_hardening_cvt_serab.py",
     "cvt_byols_small": "as cvt_byols_bs512, at widths 64/128/256",
 }
 #: Above this the end-to-end error is float32 rounding, not a bug: ours must then be as close to

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 import hear_byols.api as api
-from conftest import on_device
+from helpers.devices import on_device
 from hear_byols.errors import InvalidOptionError
 from hear_byols.precision import PRECISIONS, _operators, float32_kernels
 
-#: the golden tolerance (tests/test_parity.py): max|diff| <= 1e-5 * max|reference|
+#: the golden tolerance (tests/api/test_parity.py): max|diff| <= 1e-5 * max|reference|
 RTOL = 1e-5
 
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import hear_byols.api as api
-from conftest import on_device
+from helpers.devices import on_device
 from hear_byols.errors import InvalidModelError
 
 

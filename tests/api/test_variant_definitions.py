@@ -2,15 +2,14 @@
 variant added in one place but not the others fails here."""
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
 import hear_byols
-from conftest import ALL_VARIANTS
+from helpers.variants import ALL_VARIANTS
 from hear_byols.cli import build_parser
 from hear_byols.variants import configs_dir, variant_names, variant_spec
 from hear_byols.weights import registry_variants
@@ -56,11 +55,9 @@ def test_lists_are_derived_from_the_configs() -> None:
 
 
 def test_bench_list_comes_from_the_configs() -> None:
-    sys.path.insert(0, str(REPO / "benchmarks"))
-    try:
-        import bench
-    finally:
-        sys.path.pop(0)
+    spec = importlib.util.spec_from_file_location("bench", REPO / "benchmarks" / "bench.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
     chosen = bench.default_variants()
     assert set(chosen) <= set(variant_names())
     assert {variant_spec(name).encoder_type for name in chosen} == {

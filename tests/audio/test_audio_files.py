@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 import soxr
 
-from audio_fixture import tone, write_audio, write_bad_files
+from helpers.audio import tone, write_audio, write_bad_files
 from hear_byols.audio import files as audio_files
 from hear_byols.audio.files import TARGET_RATE, read_audio_16k, resampled_length
 from hear_byols.audio.mpeg import count_mpeg_frames

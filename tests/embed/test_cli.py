@@ -15,27 +15,16 @@ import pytest
 import soundfile as sf
 import torch
 
-from audio_fixture import tone, write_audio, write_bad_files
+from helpers.audio import tone, write_audio, write_bad_files
 from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, list_variants, load_model
 from hear_byols.cli import main
-from hear_byols.testing import write_deterministic_checkpoint
-from http_fixture import Route, WeightsServer, isolate_weights_env, use_registry, weight_file_for
+from helpers.cli import embed_with
+from helpers.weights_server import Route, WeightsServer, use_registry, weight_file_for
 
 MODEL = "default"  # the cheapest variant to run
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_deterministic_checkpoint(MODEL, tmp_path_factory.mktemp("weights") / "default.pth")
-
-
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
-    return isolate_weights_env(monkeypatch, tmp_path)
-
-
-def embed(weights: Path, *args: str | Path) -> int:
-    return main(["embed", "--model", MODEL, "--weights", str(weights), *map(str, args)])
+embed = embed_with(MODEL, quiet=False)
 
 
 def index_rows(out: Path) -> dict[str, dict]:

@@ -20,27 +20,21 @@ import numpy as np
 import pytest
 import torch
 
-from audio_fixture import tone, write_audio
-from conftest import ALL_VARIANTS
+from helpers.audio import tone, write_audio
+from helpers.variants import ALL_VARIANTS
 from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.audio.files import read_audio_16k
-from hear_byols.cli import main
 from hear_byols.cli.batching import SceneBatcher
 from hear_byols.cli.inputs import InputFile
 from hear_byols.cli.journal import JOURNAL_NAME
 from hear_byols.cli.shards import Shard
 from hear_byols.model import ByolsModel
-from http_fixture import isolate_weights_env
+from helpers.cli import embed
 
 #: Largest difference allowed between a batched scene embedding and the file's own, relative to
 #: the largest magnitude of the file's embedding (measured: <= 5.7e-7).
 BATCH_RTOL = 2e-6
 HOP_MS = 250.0
-
-
-@pytest.fixture(autouse=True)
-def _no_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_weights_env(monkeypatch, tmp_path)
 
 
 def mixed_corpus(directory: Path) -> list[Path]:
@@ -63,10 +57,6 @@ def api_outputs(model: ByolsModel, path: Path, timestamps: bool) -> list[np.ndar
         embeddings, stamps = get_timestamp_embeddings(clip, model, hop_size=HOP_MS)
         return [embeddings[0].numpy(), stamps[0].numpy()]
     return [get_scene_embeddings(clip, model)[0].numpy()]
-
-
-def embed(variant: str, weights: Path, *args: str | Path) -> int:
-    return main(["embed", "--model", variant, "--weights", str(weights), "--quiet", *map(str, args)])
 
 
 def check_against_api(variant: str, weights: Path, files: list[Path], out: Path, timestamps: bool) -> float:

@@ -14,29 +14,16 @@ import numpy as np
 import pytest
 import torch
 
-from audio_fixture import tone, write_audio
-from hear_byols.cli import main
+from helpers.audio import tone, write_audio
 from hear_byols.cli.failures import failure_reason
 from hear_byols.cli.journal import JOURNAL_NAME, read_journal
 from hear_byols.stale import STALE_AFTER_S
-from http_fixture import isolate_weights_env
+from helpers.cli import embed_with
 
 MODEL = "default"
 
 
-@pytest.fixture(scope="module")
-def weights(checkpoint_path) -> Path:
-    """A deterministic-weights checkpoint of MODEL (conftest)."""
-    return checkpoint_path(MODEL)
-
-
-@pytest.fixture(autouse=True)
-def _no_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_weights_env(monkeypatch, tmp_path)
-
-
-def embed(weights: Path, *args: str | Path) -> int:
-    return main(["embed", "--model", MODEL, "--weights", str(weights), "--quiet", *map(str, args)])
+embed = embed_with(MODEL)
 
 
 def many_files(directory: Path, count: int, seconds: float = 2.0) -> Path:

@@ -17,28 +17,18 @@ import torch
 
 from filelock import FileLock
 
-from audio_fixture import tone, write_audio
+from helpers.audio import tone, write_audio
 from hear_byols.cli import main
 from hear_byols.cli.inputs import expand_inputs
 from hear_byols.cli.journal import journal_name
 from hear_byols.cli.outdir import lock_name
 from hear_byols.cli.shards import Shard, parse_shard, resolve_device, shard_from_environment
 from hear_byols.errors import UsageError
-from http_fixture import isolate_weights_env
+from helpers.cli import embed_with
 
 MODEL = "default"
 #: Keys of an index row that depend on which run wrote it, not on the file.
 RUN_KEYS = ("run",)
-
-
-@pytest.fixture(scope="module")
-def weights(checkpoint_path) -> Path:
-    return checkpoint_path(MODEL)
-
-
-@pytest.fixture(autouse=True)
-def _no_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_weights_env(monkeypatch, tmp_path)
 
 
 def corpus(directory: Path, count: int, seconds: float = 0.5) -> Path:
@@ -48,8 +38,7 @@ def corpus(directory: Path, count: int, seconds: float = 0.5) -> Path:
     return directory
 
 
-def embed(weights: Path, *args: str | Path) -> int:
-    return main(["embed", "--model", MODEL, "--weights", str(weights), "--quiet", *map(str, args)])
+embed = embed_with(MODEL)
 
 
 def start_shard(weights: Path, inputs: Path, out: Path, shard: str | None, extra: list[str] = ()) -> subprocess.Popen[str]:

@@ -12,28 +12,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audio_fixture import tone, write_audio
+from helpers.audio import tone, write_audio
 from hear_byols.cli import main
 from hear_byols.cli.journal import JOURNAL_NAME
 from hear_byols.pretraining.data import CropDataset
-from http_fixture import isolate_weights_env
+from helpers.cli import embed_with
 
 MODEL = "default512"  # a small variant: these tests are about files, not numbers
 
 
-@pytest.fixture(scope="module")
-def weights(checkpoint_path) -> Path:
-    """A deterministic-weights checkpoint of MODEL (conftest)."""
-    return checkpoint_path(MODEL)
-
-
-@pytest.fixture(autouse=True)
-def _no_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_weights_env(monkeypatch, tmp_path)
-
-
-def embed(weights: Path, *args: str | Path) -> int:
-    return main(["embed", "--model", MODEL, "--weights", str(weights), "--quiet", *map(str, args)])
+embed = embed_with(MODEL)
 
 
 def index_rows(out: Path) -> dict[str, dict]:

@@ -16,7 +16,7 @@ import pytest
 
 from filelock import FileLock
 
-from audio_fixture import tone, write_audio
+from helpers.audio import tone, write_audio
 from hear_byols.cli import main
 from hear_byols.cli.inputs import InputFile, expand_inputs
 from hear_byols.cli.journal import JOURNAL_NAME, journal_name
@@ -24,25 +24,14 @@ from hear_byols.cli.outdir import lock_name
 from hear_byols.cli import shards
 from hear_byols.cli.shards import Shard
 from hear_byols.errors import UsageError
-from http_fixture import isolate_weights_env
+from helpers.cli import embed_with
 
 MODEL = "default"
 #: What torchrun sets beside RANK/WORLD_SIZE in every process it starts.
 TORCHRUN = {"LOCAL_RANK": "0", "TORCHELASTIC_RUN_ID": "none", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": "29500"}
 
 
-@pytest.fixture(scope="module")
-def weights(checkpoint_path) -> Path:
-    return checkpoint_path(MODEL)
-
-
-@pytest.fixture(autouse=True)
-def _no_user_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_weights_env(monkeypatch, tmp_path)
-
-
-def embed(weights: Path, *args: str | Path) -> int:
-    return main(["embed", "--model", MODEL, "--weights", str(weights), "--quiet", *map(str, args)])
+embed = embed_with(MODEL)
 
 
 def corpus(directory: Path, count: int, seconds: float = 0.2) -> Path:

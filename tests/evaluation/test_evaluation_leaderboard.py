@@ -12,7 +12,7 @@ import pytest
 
 from evaluation.leaderboard import describe, hear_task_names, make_plan, tolerance_table
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MODULES = ("hear_byols.cvt", "hear_byols.default512")
 UNTRAINED = "hear_byols.cvt"
 #: Language ID, 3 x 80 clips in 5 folds: measured 0.921 (real d=512, fold std 0.023) against

@@ -11,7 +11,7 @@ import pytest
 from evaluation.report import write_report
 from evaluation.weights import DETERMINISTIC
 
-EMBEDDINGS = Path(__file__).parent / "fixtures" / "heareval" / "embeddings"
+EMBEDDINGS = Path(__file__).parents[1] / "fixtures" / "heareval" / "embeddings"
 MODULES = ("hear_byols.cvt", "hear_byols.default")
 
 

@@ -29,7 +29,7 @@ from evaluation.runner import (
 from evaluation.schedule import Step
 from evaluation.weights import DETERMINISTIC, OFFICIAL_DEFAULT, Weights, parse_weights, variant_of
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def config(tmp_path: Path, **options) -> RunConfig:

@@ -10,7 +10,7 @@ import pytest
 
 from evaluation.scores import collect_scores, parse_scores, read_task_scores
 
-EMBEDDINGS = Path(__file__).parent / "fixtures" / "heareval" / "embeddings"
+EMBEDDINGS = Path(__file__).parents[1] / "fixtures" / "heareval" / "embeddings"
 DEFAULT = EMBEDDINGS / "hear_byols.default"
 
 

@@ -3,7 +3,7 @@
 A *surface* is one entry point (``hear-byols embed``, ``pretrain``, the Python API, ...). It
 says how to make a small valid input in a folder, how to run itself on it, how to tell a
 correct result, which of its options are counts or floats, and how to plant each kind of bad
-input. ``tests/test_hostile.py`` runs every attack in ``ATTACKS`` against every surface in
+input. ``tests/hostile/test_hostile.py`` runs every attack in ``ATTACKS`` against every surface in
 ``SURFACES`` that supports it, checking one contract (``assert_refused``, ``assert_clean``):
 
 - a hostile input never gives exit 0 with a wrong or partial result;
@@ -36,7 +36,7 @@ import numpy as np
 import soundfile as sf
 import torch
 
-from audio_fixture import tone, write_audio
+from helpers.audio import tone, write_audio
 
 #: Every attack, by name. A surface supports each one or says why not (``Surface.unsupported``).
 ATTACKS = (
@@ -638,7 +638,7 @@ class MergeSurface(OutputCommandSurface):
     action = ("index", "merge")
     supports = ("damaged_state", "truncated_input", "launcher_env", "read_only_out", "out_is_file", "disk_full")
     unsupported = {
-        "concurrent": "serialised by the index lock; a merge beside a live shard is refused (tests/test_cli_shards.py)",
+        "concurrent": "serialised by the index lock; a merge beside a live shard is refused (tests/embed/test_cli_shards.py)",
         "second_run": "no settings of its own: a second merge of the same folder is the same merge",
         "sigint": "milliseconds of work under the index lock, written atomically: nothing to interrupt",
         "sigterm": "milliseconds of work under the index lock, written atomically: nothing to interrupt",
@@ -724,15 +724,15 @@ class ApiSurface(Surface):
         "sigkill_resume": "in-process and stateless: nothing to resume",
         "truncated_input": "takes tensors, not files; a truncated weight file is its damaged_state attack",
         "launcher_env": "embeds exactly the tensors it is given; it reads no launcher variables",
-        "read_only_out": "writes no files when given model_file_path (downloads: tests/test_weights_download.py)",
+        "read_only_out": "writes no files when given model_file_path (downloads: tests/weights/test_weights_download.py)",
         "out_is_file": "has no output path",
-        "disk_full": "writes no files when given model_file_path (downloads: tests/test_weights_download.py)",
+        "disk_full": "writes no files when given model_file_path (downloads: tests/weights/test_weights_download.py)",
         "bad_counts": "no count options (hop_size and frame_duration are bad_floats)",
     }
     positive_floats = ("hop_size", "frame_duration")
 
     def prepare(self, root: Path, corpus: Path) -> Case:
-        from conftest import FIXTURES
+        from helpers.fixture_files import FIXTURES
 
         case = Case(root, root / "in", root / "out")
         case.inputs.mkdir(parents=True)

@@ -1,4 +1,4 @@
-"""Every attack of tests/hostile.py against every registered surface that supports it.
+"""Every attack of tests/helpers/hostile.py against every registered surface that supports it.
 
 The contract (hostile.py): a hostile input gives a correct result, or exit 2 (usage error,
 before any work) or 1 (failure) with a message and no traceback; never exit 0 with a wrong or
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hostile import (
+from helpers.hostile import (
     ATTACKS,
     LAUNCHER_ENVS,
     SIGNAL_STATUS,

@@ -13,7 +13,7 @@ import pytest
 
 from hear_byols.variants import variant_names, variant_spec
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SHIPPED = variant_spec("default512").weight_files[0].filename
 
 #: Run in a child interpreter: import hear_byols from sys.argv[1] only (the editable install of
@@ -50,7 +50,7 @@ def run_offline(site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 def assert_real_model_ran(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     error = float(result.stdout.split("relative error", 1)[1].split()[0])
-    assert error < 1e-4  # the float32 bound of tests/test_parity.py (1e-5 on the golden's CPU kind)
+    assert error < 1e-4  # the float32 bound of tests/api/test_parity.py (1e-5 on the golden's CPU kind)
     assert str(variant_names()) in result.stdout
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ALL_VARIANTS, FIXTURES
+from helpers.fixture_files import FIXTURES
+from helpers.variants import ALL_VARIANTS
 from hear_byols.encoders import AudioNTT2020
 from hear_byols.pretraining.augment import MixupBank, TwoViews, crop_box, log_mixup_exp, normalize_batch, resize_crop
 from hear_byols.pretraining.build import initial_weights

@@ -26,16 +26,11 @@ from hear_byols.errors import (
 )
 from hear_byols.weights import download as download_module
 from hear_byols.weights import download_weight_file, sha256_of
-from http_fixture import Route, WeightsServer, isolate_weights_env, leftovers, payload, weight_file_for
+from helpers.weights_server import Route, WeightsServer, leftovers, payload, weight_file_for
 
 BODY = payload()
 FILE_PATH = "/checkpoints/test-weights.pth"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    isolate_weights_env(monkeypatch, tmp_path)
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture

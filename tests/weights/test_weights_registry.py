@@ -22,7 +22,7 @@ from hear_byols.weights import (
 )
 from hear_byols.variants import configs_dir, parse_variant, parse_weights, variant_names, variant_spec
 from hear_byols.weights.registry import VariantWeights, check_unique_filenames
-from http_fixture import weight_file_for
+from helpers.weights_server import weight_file_for
 
 SERAB_BYOLS = "https://github.com/GasserElbanna/serab-byols/raw/main/checkpoints/"
 SERAB = "https://github.com/Neclow/SERAB/raw/main/SERAB/checkpoints/"

@@ -10,19 +10,19 @@ import pytest
 
 from hear_byols.errors import CheckpointError, ChecksumError, InvalidOptionError, WeightsUnavailableError
 from hear_byols.weights import cache_dir, candidate_paths, default_weight_file, hashing, locations, resolve_weights
-from http_fixture import Route, WeightsServer, isolate_weights_env, payload, use_registry, weight_file_for
+from helpers.weights_server import Route, WeightsServer, payload, use_registry, weight_file_for
 
 BODY = payload(200_000, seed=1)
 FILE_PATH = "/checkpoints/test-weights.pth"
 
 
 @pytest.fixture(autouse=True)
-def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, weights_cache: Path) -> Path:
     """The test's cache dir; the package checkpoints/ folder is swapped for an empty tmp one."""
     package_dir = tmp_path / "package_checkpoints"
     package_dir.mkdir()
     monkeypatch.setattr(locations, "package_checkpoints_dir", lambda: package_dir)
-    return isolate_weights_env(monkeypatch, tmp_path)
+    return weights_cache
 
 
 @pytest.fixture

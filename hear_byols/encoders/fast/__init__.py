@@ -2,7 +2,7 @@
 
 The encoders in ``hear_byols.encoders`` mirror the original code (and train as it did). The
 functions here are what inference calls instead: chosen by encoder type, in eval mode only,
-each equal to the reference computation up to float rounding (tests/test_encoder_eval_paths.py).
+each equal to the reference computation up to float rounding (tests/encoders/test_encoder_eval_paths.py).
 """
 from __future__ import annotations
 
