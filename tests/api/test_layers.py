@@ -16,7 +16,7 @@ import torch
 from torch.nn import functional as F
 
 from helpers.devices import on_device
-from helpers.variants import ALL_VARIANTS
+from helpers.variants import ALL_VARIANTS, encoder_type_and_pooling, one_variant_per
 from hear_byols import api
 from hear_byols.checkpoint import model_from_checkpoint
 from hear_byols.cli import main
@@ -177,10 +177,10 @@ def _hooked_reference(encoder, log_mel: torch.Tensor, encoder_type: str, mean_po
     return pooled
 
 
-@pytest.mark.parametrize("variant", ["default", "cvt", "cvt_byols_bs512", "resnetish34", "clstm"])
+@pytest.mark.parametrize("variant", one_variant_per(encoder_type_and_pooling))
 def test_each_layer_taps_the_reference_module_its_name_says(variant, models):
-    """``default`` stands for the AudioNTT variants, ``cvt`` for cvt_byols and ``cvt_byols_bs512``
-    for the mean-pooled CvTs (same encoder types, same pooling)."""
+    """One variant per encoder type and pooling of the published layer stands for the others of
+    its kind (same modules, same taps), e.g. ``cvt_byols_bs512`` for the mean-pooled CvTs."""
     model = models(variant)
     encoder, encoder_type = model.encoder, variant_spec(variant).encoder_type
     log_mel = torch.randn(2, 1, 64, 48, generator=torch.Generator().manual_seed(3))

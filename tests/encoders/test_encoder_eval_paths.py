@@ -7,6 +7,7 @@ import torch
 from hear_byols.encoders import fast
 from hear_byols.encoders.audio_ntt import AudioNTT2020
 from hear_byols.encoders.fast import audio_ntt as fast_audio_ntt
+from helpers.variants import encoder_type, one_variant_per
 
 
 @pytest.mark.parametrize("n_frames", [8, 101, 1001, 37])
@@ -102,7 +103,7 @@ def test_audio_ntt_long_inputs_in_windows_equal_one_pass(n_columns: int) -> None
     assert (windowed - whole).abs().max() <= 1e-6 * whole.abs().max()
 
 
-@pytest.mark.parametrize("variant", ["default", "cvt", "resnetish34", "clstm"])
+@pytest.mark.parametrize("variant", one_variant_per(encoder_type))
 def test_fast_encode_equals_the_module_tree(variant: str) -> None:
     """What inference calls (``fast.encode``) against the reference-shaped ``encoder(x)``."""
     from hear_byols.testing import deterministic_state_dict
@@ -116,3 +117,4 @@ def test_fast_encode_equals_the_module_tree(variant: str) -> None:
         got = fast.encode(encoder, log_mel)
     assert fast.pools_over_time(encoder) == (variant != "clstm")
     assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
+
