@@ -4,8 +4,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hear_byols.encoders import fast
+from hear_byols.encoders import ENCODER_TYPES, build_encoder, fast
 from hear_byols.encoders.audio_ntt import AudioNTT2020
+from hear_byols.encoders.base import MEAN_MAX, Encoder, Layer, flatten_channels_per_time_step
 from hear_byols.encoders.fast import audio_ntt as fast_audio_ntt
 from helpers.variants import encoder_type, one_variant_per
 
@@ -118,3 +119,40 @@ def test_fast_encode_equals_the_module_tree(variant: str) -> None:
     assert fast.pools_over_time(encoder) == (variant != "clstm")
     assert (got - expected).abs().max() <= 1e-5 * expected.abs().max()
 
+
+class PooledStandIn(Encoder):
+    """An encoder type with no fast path: one conv, per-step features, mean+max over time."""
+
+    embedding_size = 2 * 64
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = torch.nn.Conv2d(1, 2, 3, padding=1)
+
+    def time_features(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return flatten_channels_per_time_step(self.conv(log_mel))
+
+    def selectable_layers(self) -> tuple[Layer, ...]:
+        return (Layer("conv", self.embedding_size, MEAN_MAX),)
+
+
+class LastStepStandIn(PooledStandIn):
+    """An encoder type whose embedding does not pool time steps: it overrides ``forward``."""
+
+    def forward(self, log_mel: torch.Tensor) -> torch.Tensor:
+        return self.conv(log_mel)[..., -1].flatten(1)
+
+
+def test_an_encoder_type_without_a_fast_path_runs_its_reference_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new architecture needs no entry among the fast paths: its own ``time_features`` is used."""
+    monkeypatch.setitem(ENCODER_TYPES, "pooled_stand_in", PooledStandIn)
+    torch.manual_seed(5)
+    encoder = build_encoder("pooled_stand_in", {})
+    log_mel = torch.randn(2, 1, 64, 40)
+    with torch.inference_mode():
+        assert torch.equal(fast.time_features(encoder, log_mel), encoder.time_features(log_mel))
+        assert fast.pools_over_time(encoder)
+        assert torch.equal(fast.encode(encoder, log_mel), encoder(log_mel))
+        last_step = LastStepStandIn().eval()
+        assert not fast.pools_over_time(last_step)
+        assert torch.equal(fast.encode(last_step, log_mel), last_step(log_mel))
