@@ -11,7 +11,7 @@ from evaluation.docs_tables import TABLES, Table, stale_tables, write_tables
 from evaluation.layers_table import layers_table
 from evaluation.marked_blocks import begin_marker, end_marker
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_every_generated_block_in_the_docs_is_registered():
