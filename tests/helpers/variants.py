@@ -13,6 +13,7 @@ CHECKPOINT_PARAMS = {"byola_d512": ("byola", {"n_mels": 64, "d": 512}), "byola_d
 
 
 def encoder_type(spec: VariantSpec) -> str:
+    """The architecture (fast paths and layer taps are chosen by it)."""
     return spec.encoder_type
 
 
