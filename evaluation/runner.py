@@ -24,9 +24,11 @@ from typing import Callable, Mapping
 
 from slugify import slugify
 
+from hear_byols.distributed import Shard
+
 from evaluation import gpu, ledger
 from evaluation.schedule import Children, Step, describe_slots, execute, job_slots, label, serialized, visible_gpus
-from evaluation.shards import Shard, ledger_dir, select
+from evaluation.shards import ledger_dir, select
 from evaluation.task_check import TaskFolderError, check_task_folder
 from evaluation.weights import Weights
 

@@ -49,7 +49,8 @@ from hear_byols.cli.rows import FAILED, SKIPPED, WRITTEN
 from hear_byols.cli.outdir import Claim, claimed_out_dir
 from hear_byols.cli.progress import Progress
 from hear_byols.cli.recorded import still_stands
-from hear_byols.cli.shards import WHOLE, Shard
+from hear_byols.cli.shards import WHOLE, select
+from hear_byols.distributed import Shard
 from hear_byols.cli.writer import BackgroundWriter
 from hear_byols.errors import UsageError
 from hear_byols.model import ByolsModel
@@ -90,7 +91,7 @@ def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
 def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
     """Embed this shard's share of ``items``; returns the exit status (0 all written or skipped,
     1 any failure)."""
-    listed, items = len(items), options.shard.select(items)
+    listed, items = len(items), select(items, options.shard)
     _print_shard(options, len(items), listed)
     check_load_options(options.variant, {"timestamp_mode": options.timestamp_mode, "layer": options.layer})  # before --out exists
     out = options.out_dir
