@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from evaluation.runner import GRIDS, RunConfig, RunError
+from evaluation.runner import GRIDS, RunConfig
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -89,11 +89,9 @@ def model_options(text: str) -> dict:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # each command imports only what it needs (the report pulls in matplotlib, the tasks espeak-ng)
-    from hear_byols.errors import HearByolsError, UsageError
+    from hear_byols.errors import UsageError
+    from hear_byols import exits
 
-    from evaluation.speech import SpeechSynthesisError
-
-    from evaluation.ledger import LedgerBusy
     from evaluation.shards import resolve_shard
 
     try:
@@ -116,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 untrained = args.deterministic_weights or args.modules
                 unknown = sorted(set(untrained) - set(args.modules))
                 if unknown:
-                    raise ValueError(f"--deterministic-weights {unknown}: not among --modules {args.modules}")
+                    raise UsageError(f"--deterministic-weights {unknown}: not among --modules {args.modules}")
                 custom |= {module: deterministic_weights(module, args.out / "test-weights") for module in untrained}
             weights = {module: custom.get(module, OFFICIAL_DEFAULT) for module in args.modules}
             config = RunConfig(
@@ -148,15 +146,9 @@ def main(argv: list[str] | None = None) -> int:
                 args.tasks_dir, args.out, modules, tolerance, args.dry_run,
                 jobs=args.jobs, shard=shard, report_only=args.report_only,
             )
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (RunError, LedgerBusy, HearByolsError, SpeechSynthesisError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: running steps were stopped; rerun the same command to resume", file=sys.stderr)
-        return 130
+    except exits.HANDLED as error:
+        return exits.report(f"python -m evaluation {args.command}", error,
+                            interrupted="running steps were stopped; rerun the same command to resume")
     return 0
 
 

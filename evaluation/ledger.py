@@ -22,12 +22,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
+from hear_byols.errors import HearByolsError
+
 STEPS = "steps.jsonl"
 PLAN = "plan.json"
 LOCK = "run.lock"
 
 
-class LedgerBusy(RuntimeError):
+class LedgerBusy(HearByolsError, RuntimeError):
     """Another process is writing this ledger (the same run, or the same shard, started twice)."""
 
 

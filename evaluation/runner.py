@@ -25,6 +25,7 @@ from typing import Callable, Mapping
 from slugify import slugify
 
 from hear_byols.distributed import Shard
+from hear_byols.errors import HearByolsError
 
 from evaluation import gpu, ledger
 from evaluation.schedule import Children, Step, describe_slots, execute, job_slots, label, serialized, visible_gpus
@@ -39,7 +40,7 @@ SCORES_FILE = "test.predicted-scores.json"
 GRIDS = ("default", "fast", "faster")
 
 
-class RunError(RuntimeError):
+class RunError(HearByolsError, RuntimeError):
     """A heareval step failed, or the run's settings clash with what is already in ``out``."""
 
 

@@ -21,6 +21,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+from hear_byols.errors import HearByolsError
+
 from evaluation.tether import tethered
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -31,7 +33,7 @@ FINISHED = ("done", "skipped")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(HearByolsError, ValueError):
     """``--jobs`` that cannot be honoured on this host."""
 
 

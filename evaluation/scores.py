@@ -14,10 +14,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from hear_byols.errors import HearByolsError
 
 from evaluation.runner import SCORES_FILE
 
 COLUMNS = ["module", "task", "metric", "primary", "score", "score_std", "n_folds"]
+
+
+class ScoresLayoutError(HearByolsError, ValueError):
+    """A scores file of heareval in a layout this reader does not know."""
 
 
 def parse_scores(scores: dict[str, Any], evaluation: list[str]) -> list[dict[str, Any]]:
@@ -31,7 +36,7 @@ def parse_scores(scores: dict[str, Any], evaluation: list[str]) -> list[dict[str
         elif "test" in scores:
             score, std = scores["test"][f"test_{metric}"], None
         else:
-            raise ValueError(f"unknown scores layout (keys: {sorted(scores)})")
+            raise ScoresLayoutError(f"unknown scores layout (keys: {sorted(scores)})")
         rows.append({
             "metric": metric, "primary": metric == evaluation[0], "score": float(score),
             "score_std": None if std is None else float(std), "n_folds": max(1, len(folds)),

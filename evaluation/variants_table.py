@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hear_byols.api import VariantInfo, list_variants
+from hear_byols.errors import UsageError
 from hear_byols.variants import WeightFile, variant_spec
 from hear_byols.weights import package_checkpoints_dir
 
@@ -49,7 +50,7 @@ def write_into(readme: Path) -> bool:
 def replace_block(text: str, table: str) -> str:
     """``text`` with the block between ``BEGIN`` and ``END`` set to ``table``."""
     if BEGIN not in text or END not in text:
-        raise ValueError(f"the README has no variant-table markers ({BEGIN} ... {END})")
+        raise UsageError(f"the README has no variant-table markers ({BEGIN} ... {END})")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{BEGIN}\n{table}\n{END}{tail}"

@@ -18,13 +18,11 @@ from hear_byols.api import TIMESTAMP_MODES
 from hear_byols.argtypes import count, positive
 from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
 from hear_byols.audio.files import AUDIO_EXTENSIONS
-from hear_byols.errors import HearByolsError, InvalidOptionError, UsageError
+from hear_byols.errors import InvalidOptionError, UsageError
+from hear_byols.exits import HANDLED, report
 from hear_byols.normalization import parse_normalization
 from hear_byols.pretraining.options import add_arguments as add_pretrain_arguments, config_from_args
 from hear_byols.variants import variant_names
-
-USAGE_ERROR = 2
-INTERRUPTED = 130  # the shell's status for Ctrl-C
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,23 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     handler = _log_to_stderr()
     try:
         return args.run(args)
-    except (UsageError, InvalidOptionError) as exc:
-        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
-        return USAGE_ERROR
-    except HearByolsError as exc:
-        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"hear-byols {args.command}: interrupted", file=sys.stderr)
-        return INTERRUPTED
+    except HANDLED as exc:
+        return report(f"hear-byols {args.command}", exc)
     finally:
         logging.getLogger("hear_byols.cli").removeHandler(handler)
-
-
-def printable(text: str) -> str:
-    """``text`` with the bytes of non-UTF-8 file names (surrogate escapes, as Python decodes them)
-    shown as ``\\xe9``: a stderr that is not lenient would raise on them, mid-run."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -28,7 +28,7 @@ import torch
 import hear_byols
 from hear_byols.api import check_load_options, get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.atomic import atomic_write
-from hear_byols.cli import printable
+from hear_byols.exits import printable
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
 from hear_byols.cli.batching import SceneBatcher, Waiting
 from hear_byols.cli.decode import Decoded, decoded_files

@@ -29,7 +29,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from hear_byols.atomic import create_out_dir
-from hear_byols.cli import printable
+from hear_byols.exits import printable
 from hear_byols.cli.index import merge_parts, parts_pending, write_json
 from hear_byols.cli.journal import read_journal
 from hear_byols.distributed import Shard

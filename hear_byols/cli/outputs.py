@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hear_byols.cli import printable
+from hear_byols.exits import printable
 from hear_byols.cli.index import INDEX_NAME, WRITTEN, combined_index, merge_parts, recorded_input
 from hear_byols.cli.journal import read_journal
 from hear_byols.cli.outdir import index_section, live_shards

@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from hear_byols.audio.files import audio_duration_s
-from hear_byols.cli import printable
+from hear_byols.exits import printable
 from hear_byols.cli.rows import FAILED
 from hear_byols.cli.inputs import InputFile
 
