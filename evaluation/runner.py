@@ -24,6 +24,7 @@ from typing import Callable, Mapping
 
 from slugify import slugify
 
+from hear_byols.atomic import atomic_write_json
 from hear_byols.distributed import Shard
 from hear_byols.errors import HearByolsError
 
@@ -123,7 +124,7 @@ def record_weights(out: Path, ledger_folder: Path, weights: dict[str, Weights]) 
                 )
     path = ledger_folder / "weights.json"
     own = json.loads(path.read_text()) if path.is_file() else {}
-    ledger.write_atomically(path, json.dumps(own | {module: asdict(chosen) for module, chosen in weights.items()}, indent=2))
+    atomic_write_json(path, own | {module: asdict(chosen) for module, chosen in weights.items()}, end="")
 
 
 def read_weights(out: Path) -> dict[str, Weights]:
