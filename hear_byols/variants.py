@@ -26,6 +26,9 @@ from hear_byols.resources import package_data_dir
 _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "git_blob_sha1": re.compile(r"[0-9a-f]{40}")}
 _FILE_KEYS = {"filename", "urls", "size", "sha256", "git_blob_sha1", "licence", "licence_source", "redistributable"}
 _VARIANT_KEYS = {"name", "title", "encoder", "embedding_size", "frontend", "normalization", "hear_model_id", "weights"}
+#: The variant the bare ``hear_byols`` module binds (``hear_byols.load_model``...): the best one,
+#: Hybrid BYOL-S with the CvT encoder. heareval and the harness name it by the module ``hear_byols``.
+PACKAGE_VARIANT = "cvt"
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,17 @@ class VariantSpec:
 def variant_names() -> list[str]:
     """Names of all variants with a config, sorted."""
     return sorted(path.stem for path in configs_dir().glob("*.yaml"))
+
+
+
+def module_variant(module: str) -> str | None:
+    """The variant a HEAR module binds: ``hear_byols.default`` -> ``default``, ``hear_byols`` ->
+    ``PACKAGE_VARIANT``; None for a module outside the package (whether the name is a variant
+    with a config is for the caller to check)."""
+    package, dot, variant = module.partition(".")
+    if package != "hear_byols":
+        return None
+    return variant if dot else PACKAGE_VARIANT
 
 
 def configs_dir() -> Path:
