@@ -29,10 +29,12 @@ class RunOptions:
     variant: str = option(choices=variant_names, help="architecture to train (the variant's encoder)")
     out: str = option(metavar="RUN_DIR", help="run directory: encoder.pth, checkpoint.pt, run.json, metrics.csv")
     epochs: int = option(100, parse=count(1), help="epochs (default %(default)s, the recipe)")
-    max_steps: int | None = option(None, parse=count(1), help="stop after this many optimiser steps (overrides --epochs)")
+    max_steps: int | None = option(None, parse=count(1),
+                                   help="stop after this many optimiser steps (overrides --epochs)")
     max_time: float | None = option(None, parse=positive("seconds"), metavar="SECONDS",
                                     help="stop (checkpointed) after this much training in this session")
-    batch_size: int = option(256, parse=count(2), help="global batch over all processes and accumulation (default %(default)s)")
+    batch_size: int = option(256, parse=count(2),
+                             help="global batch over all processes and accumulation (default %(default)s)")
     accumulate: int = option(1, parse=count(1), metavar="K", help="gradient accumulation: K micro-batches per step")
     lr: float = option(3e-4, parse=positive(),
                        help="AdamW learning rate (default %(default)s; other AdamW settings are torch's)")
@@ -49,7 +51,8 @@ class RunOptions:
     seed: int = option(42, parse=count(0), help="seed (default %(default)s)")
     resume: str | None = option(None, metavar="CHECKPOINT",
                                 help="continue exactly from a checkpoint.pt (or its RUN_DIR)")
-    overwrite: bool = option(False, help="start a new run in a RUN_DIR that holds one (its run files are deleted first)")
+    overwrite: bool = option(False,
+                             help="start a new run in a RUN_DIR that holds one (its run files are deleted first)")
     init: str | None = option(None, metavar="WEIGHTS|VARIANT",
                               help="start online and target from a weight file or a variant's published weights")
     save_every: int = option(500, parse=count(1), metavar="STEPS",

@@ -51,7 +51,8 @@ def prepare(cfg: PretrainConfig, ctx: Distributed) -> Run:
     augment = TwoViews(torch.Generator().manual_seed(cfg.seed * 7919 + ctx.rank))
     failed: dict[int, str] = {}
     read = partial(read_batches, data.dataset, batch=data.micro_batch_size, workers=cfg.workers)
-    data.dataset.targets = objective.target_source(TargetSetup(data.dataset, ctx, Path(cfg.out), data.manifest, read, failed))
+    setup = TargetSetup(data.dataset, ctx, Path(cfg.out), data.manifest, read, failed)
+    data.dataset.targets = objective.target_source(setup)
     if checkpoint is not None and resumed_from is not None:
         views = Views(frontend, initial_prenorm(cfg, data, ctx), augment, ctx.device)
         restore(checkpoint, resumed_from, objective, optimiser, views, ctx)

@@ -3,7 +3,7 @@ would make the continued run differ from an uninterrupted one (naming it), then 
 
 The checkpoint is checked in two stages so that a bad ``--resume`` fails in seconds: its file
 and options before the data are scanned, its data manifest as soon as the files are listed
-(before statistics or Hybrid targets), and its state last, into the freshly built run.
+(before statistics or an objective's targets), and its state last, into the freshly built run.
 """
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def restore(state: dict[str, Any], file: Path, objective: Objective, optimiser: 
         optimiser.load_state_dict(state["optimiser"])
     except (RuntimeError, ValueError, KeyError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"--resume {file}: its model does not fit this run's ({reason}); was the file edited?") from None
+        raise UsageError(f"--resume {file}: its model does not fit this run's ({reason}); "
+                         "was the file edited?") from None
     objective.zscore = None if state["zscore"] is None else ZScore(**state["zscore"])
     mine = state["ranks"][ctx.rank]
     views.prenorm.load_state_dict(mine["prenorm"])

@@ -16,7 +16,7 @@ from hear_byols.pretraining.stopping import COMPLETED, MAX_TIME, exit_status
 
 log = logging.getLogger("hear_byols.pretraining")
 #: A disk that is full, over quota or read-only: a storage error, wherever a file is written
-#: (the run's saves say more; this covers the Hybrid target cache and the loss plot).
+#: (the run's saves say more; this covers an objective's target cache and the loss plot).
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 

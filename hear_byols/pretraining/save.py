@@ -63,7 +63,8 @@ def write_run_files(run: Run, ranks: list[dict[str, Any]], elapsed: float, metri
     files: list[tuple[Path, Callable[[IO[bytes]], object]]] = []
     if metrics is not None:
         files.append((out / "metrics.csv", lambda fh: fh.write(metrics.csv_bytes())))
-    files += [(out / "checkpoint.pt", lambda fh: fh.write(checkpoint)), (out / "encoder.pth", lambda fh: fh.write(encoder))]
+    files += [(out / "checkpoint.pt", lambda fh: fh.write(checkpoint)),
+              (out / "encoder.pth", lambda fh: fh.write(encoder))]
     unreadable = sorted({str(run.data.files[i]) + "\t" + why for i, why in progress.failed.items()})
     if unreadable:
         text = ("\n".join(unreadable) + "\n").encode("utf-8", "surrogateescape")  # names need not be UTF-8
@@ -81,10 +82,10 @@ def write_run_files(run: Run, ranks: list[dict[str, Any]], elapsed: float, metri
 
 def checkpoint_content(run: Run, ranks: list[dict[str, Any]], elapsed: float, encoder_sha256: str) -> dict[str, Any]:
     """checkpoint.pt (format ``CHECKPOINT_FORMAT``): what ``resume`` checks and restores."""
-    progress, zscore = run.progress, run.objective.zscore
+    progress, data, zscore = run.progress, run.data, run.objective.zscore
     return {
         "format": CHECKPOINT_FORMAT, "config": asdict(run.cfg), "world": run.ctx.world,
-        "device_type": run.ctx.device.type, "data": {"files": len(run.data.files), "manifest_sha256": run.data.manifest},
+        "device_type": run.ctx.device.type, "data": {"files": len(data.files), "manifest_sha256": data.manifest},
         "position": asdict(progress.position), "objective": run.objective.state_dict(),
         "optimiser": run.optimiser.state_dict(), "zscore": None if zscore is None else zscore.state_dict(),
         "ranks": ranks, "failed": progress.failed, "info": progress.facts, "elapsed_s": elapsed,

@@ -41,7 +41,8 @@ TARGET_CACHE = "hybrid_targets.npy"
 class HybridOptions:
     hybrid: str | None = option(None, choices=tuple(FEATURE_SETS),
                                 help="Hybrid BYOL-S: also predict openSMILE functionals")
-    hybrid_weight: float = option(1.0, parse=between(0), metavar="LAMBDA", help="weight of the hybrid MSE (default %(default)s)")
+    hybrid_weight: float = option(1.0, parse=between(0), metavar="LAMBDA",
+                                  help="weight of the hybrid MSE (default %(default)s)")
     byol_weight: float = option(1.0, parse=between(0), help="weight of the BYOL loss (default %(default)s)")
 
 
