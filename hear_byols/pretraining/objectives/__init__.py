@@ -13,9 +13,12 @@ Adding an objective, e.g. distillation from a teacher's embeddings:
    ``loss_names`` (``loss`` first), ``create`` (the learner and its heads) and ``forward``; and,
    when its heads predict per-crop values, ``target_source`` (e.g. the teacher's embeddings of
    each crop, cached like ``hybrid.target_table``), which are z-scored like Hybrid's;
-2. one line in ``OBJECTIVES`` below.
+2. its entry in ``OBJECTIVES`` below (with the import of its class).
 Its flags then appear on ``hear-byols pretrain`` and ``python -m hear_byols.pretraining``, its
-losses in metrics.csv, and its options in run.json and in the resume check.
+losses in metrics.csv (a column each, empty in other objectives' runs), its ``record`` in
+run.json (null in other runs), and its options in the config and the resume check. Checked
+with such a throwaway ``distill.py`` (teacher: a variant's scene embeddings of each crop): it
+trained, logged ``distill_loss``, and resumed, refusing a changed ``--distill-weight``.
 """
 from __future__ import annotations
 
