@@ -98,7 +98,7 @@ def weight_file(spec: str, variant: str, scratch: Path) -> str:
         return ""
     if spec.startswith("random:"):
         seed = int(spec.partition(":")[2])
-        torch.manual_seed(seed)  # as hear_byols.pretraining.loop.prepare initialises a run
+        torch.manual_seed(seed)  # as hear_byols.pretraining.prepare.prepare initialises a run
         path = scratch / f"random{seed}.pth"
         torch.save(variant_spec(variant).build_encoder().state_dict(), path)
         return str(path)
