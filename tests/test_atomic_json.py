@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evaluation import ledger
 from hear_byols.atomic import atomic_write_json
-from hear_byols.pretraining.outputs import json_bytes, save_json
+from hear_byols.pretraining.run_files import json_bytes, save_json
 
 
 def test_the_bytes_each_writer_had(tmp_path: Path) -> None:

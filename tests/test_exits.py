@@ -7,12 +7,13 @@ from pathlib import Path
 import pytest
 
 from evaluation.__main__ import main as evaluation_main
+from evaluation.engine import RunError
+from evaluation.harnesses.heareval import ScoresLayoutError
+from evaluation.harnesses.pretrain_probe import ProbeTaskError
 from evaluation.ledger import LedgerBusy
 from evaluation.report import NoScoresError
-from evaluation.runner import RunError
 from evaluation.schedule import ScheduleError
-from evaluation.scores import ScoresLayoutError
-from evaluation.speech import SpeechSynthesisError
+from evaluation.speech_synthesis import SpeechSynthesisError
 from evaluation.task_check import TaskFolderError
 from hear_byols.cli import main as cli_main
 from hear_byols.errors import HearByolsError, InvalidOptionError, StorageError, UsageError
@@ -36,7 +37,7 @@ def test_one_line_per_error(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize("error", [RunError, LedgerBusy, SpeechSynthesisError, TaskFolderError, ScheduleError,
-                                   NoScoresError, ScoresLayoutError])
+                                   NoScoresError, ScoresLayoutError, ProbeTaskError])
 def test_evaluation_errors_are_the_packages(error: type) -> None:
     assert issubclass(error, HearByolsError)
 
