@@ -119,10 +119,10 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_embed(args: argparse.Namespace) -> int:
-    from hear_byols.cli.embed import EmbedOptions, run_embed
-    from hear_byols.cli.inputs import expand_inputs
+    from hear_byols.extract.embed import EmbedOptions, run_embed
+    from hear_byols.audio.inputs import expand_inputs
 
-    from hear_byols.cli.shards import choose_shard, resolve_device
+    from hear_byols.extract.shards import choose_shard, resolve_device
 
     shard, shard_source = choose_shard(args.shard)
     items = expand_inputs(args.paths)
@@ -149,13 +149,13 @@ def _add_output_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_index_merge(args: argparse.Namespace) -> int:
-    from hear_byols.cli.outputs import merge_index_of
+    from hear_byols.extract.verify import merge_index_of
 
     return merge_index_of(args.out)
 
 
 def _run_verify_embeddings(args: argparse.Namespace) -> int:
-    from hear_byols.cli.outputs import verify_embeddings
+    from hear_byols.extract.verify import verify_embeddings
 
     return verify_embeddings(args.out)
 
@@ -187,7 +187,7 @@ def _run_pretrain(args: argparse.Namespace) -> int:
 
 
 def _shard(text: str):
-    from hear_byols.cli.shards import parse_shard_option
+    from hear_byols.extract.shards import parse_shard_option
 
     try:
         return parse_shard_option(text)

@@ -9,7 +9,7 @@ the run goes on; the exit status says whether anything failed. Each output's pro
 journaled as it is written, on a writer thread that overlaps the journal's fsync with the next
 file's compute (``writer.py``, ``journal.py``): an existing output is skipped only when its
 record matches this run's settings, its input still holds the bytes it was computed from and
-the outputs are as written (``recorded.py``). ``--shard`` runs one shard of the files (``shards.py``); each shard
+the outputs are as written (``staleness.py``). ``--shard`` runs one shard of the files (``shards.py``); each shard
 locks only itself (``outdir.py``) and writes its own part of the index (``index.py``).
 """
 from __future__ import annotations
@@ -30,10 +30,10 @@ from hear_byols.api import check_load_options, get_scene_embeddings, get_timesta
 from hear_byols.atomic import atomic_write
 from hear_byols.cli import printable
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
-from hear_byols.cli.batching import SceneBatcher, Waiting
-from hear_byols.cli.decode import Decoded, decoded_files
-from hear_byols.cli.failures import FILE_ERRORS, failure_reason
-from hear_byols.cli.index import (
+from hear_byols.extract.batching import SceneBatcher, Waiting
+from hear_byols.extract.decode import Decoded, decoded_files
+from hear_byols.extract.failures import FILE_ERRORS, failure_reason
+from hear_byols.extract.index import (
     FileRecord,
     combined_index,
     conflicting_settings,
@@ -43,14 +43,14 @@ from hear_byols.cli.index import (
     settings_differences,
     write_part,
 )
-from hear_byols.cli.inputs import InputFile
-from hear_byols.cli.journal import Journal, journal_name, read_journal
-from hear_byols.cli.rows import FAILED, SKIPPED, WRITTEN
-from hear_byols.cli.outdir import Claim, claimed_out_dir
-from hear_byols.cli.progress import Progress
-from hear_byols.cli.recorded import still_stands
-from hear_byols.cli.shards import WHOLE, Shard
-from hear_byols.cli.writer import BackgroundWriter
+from hear_byols.audio.inputs import InputFile
+from hear_byols.extract.journal import Journal, journal_name, read_journal
+from hear_byols.extract.row_schema import FAILED, SKIPPED, WRITTEN
+from hear_byols.extract.outdir import Claim, claimed_out_dir
+from hear_byols.extract.progress import Progress
+from hear_byols.extract.staleness import still_stands
+from hear_byols.extract.shards import WHOLE, Shard
+from hear_byols.extract.writer import BackgroundWriter
 from hear_byols.errors import UsageError
 from hear_byols.model import ByolsModel
 from hear_byols.timestamps import DEFAULT_FRAME_DURATION_MS
@@ -235,7 +235,7 @@ class _Runner:
 
     def _skipped(self, entry: _Todo) -> bool:
         """Skip a file whose outputs were recorded with this run's settings, from the same input
-        bytes, and are still as written (``recorded.py``); anything else is recomputed."""
+        bytes, and are still as written (``staleness.py``); anything else is recomputed."""
         recorded = None if self.options.overwrite else self.journal.recorded(entry.names)
         if recorded is None:
             return False

@@ -5,7 +5,7 @@ for good, or to see the index while no shard is running. ``verify-embeddings`` r
 output the index records as written (rows from index.json, unmerged parts and killed runs'
 journals alike), so a file changed, truncated or deleted since it was written is named, and
 re-hashes each recorded input, so an embedding of an input replaced since is named too. What it
-names is exactly what a plain rerun of embed recomputes (``recorded.py``).
+names is exactly what a plain rerun of embed recomputes (``staleness.py``).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from hear_byols.cli import printable
-from hear_byols.cli.index import INDEX_NAME, WRITTEN, combined_index, merge_parts, recorded_input
-from hear_byols.cli.journal import read_journal
-from hear_byols.cli.outdir import index_section, live_shards
-from hear_byols.cli.recorded import input_change, output_problems
+from hear_byols.extract.index import INDEX_NAME, WRITTEN, combined_index, merge_parts, recorded_input
+from hear_byols.extract.journal import read_journal
+from hear_byols.extract.outdir import index_section, live_shards
+from hear_byols.extract.staleness import input_change, output_problems
 from hear_byols.errors import UsageError
 
 

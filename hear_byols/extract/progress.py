@@ -13,8 +13,8 @@ from tqdm import tqdm
 
 from hear_byols.audio.files import audio_duration_s
 from hear_byols.cli import printable
-from hear_byols.cli.rows import FAILED
-from hear_byols.cli.inputs import InputFile
+from hear_byols.extract.row_schema import FAILED
+from hear_byols.audio.inputs import InputFile
 
 log = logging.getLogger("hear_byols.cli")
 

@@ -1,0 +1,1 @@
+"""The extraction engine behind ``hear-byols embed``: discovery, decoding, batching, shards, journal, index."""
