@@ -47,7 +47,7 @@ from hear_byols.audio.inputs import InputFile, expand_inputs
 from hear_byols.extract.journal import Journal, journal_name, read_journal
 from hear_byols.extract.row_schema import FAILED, SKIPPED, WRITTEN
 from hear_byols.extract.outdir import Claim, claimed_out_dir
-from hear_byols.extract.options import EmbedOptions, check_counts, checked_device, model_fields
+from hear_byols.extract.options import EmbedOptions, check_values, checked_device, model_fields
 from hear_byols.extract.progress import Progress, report_shard, report_summary
 from hear_byols.extract.staleness import still_stands
 from hear_byols.extract.shards import Shard, choose_shard, parse_shard_option, resolve_device
@@ -88,7 +88,7 @@ def embed_files(
     inputs or ``out`` raise ``UsageError``/``InvalidOptionError`` before any work. Progress and
     the summary go to the ``hear_byols.extract`` logger.
     """
-    check_counts(hop_ms=hop_ms, workers=workers, batch_size=batch_size)
+    check_values(hop_ms=hop_ms, workers=workers, batch_size=batch_size, timestamp_mode=timestamp_mode)
     asked_device = None if device is None else checked_device(device)
     loading = model_fields(model, {"weights": weights, "normalization": normalization, "layer": layer,
                                    "timestamp_mode": timestamp_mode})
@@ -97,7 +97,7 @@ def embed_files(
     if asked_device is None and loading["model"] is not None:
         asked_device = next(loading["model"].parameters()).device  # a loaded model stays where it is
     options = EmbedOptions(
-        **loading, out_dir=Path(out), timestamps=timestamps, hop_ms=hop_ms, device=resolve_device(asked_device),
+        **loading, out_dir=Path(out), timestamps=timestamps, hop_ms=float(hop_ms), device=resolve_device(asked_device),
         overwrite=overwrite, quiet=quiet, workers=workers, batch_size=batch_size, shard=chosen, shard_source=source,
     )
     if not timestamps:  # the timestamp mode means nothing to scene embeddings: a scene run never fails for it

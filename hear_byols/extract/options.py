@@ -13,6 +13,7 @@ from typing import Any
 
 import torch
 
+from hear_byols.api import TIMESTAMP_MODES
 from hear_byols.errors import InvalidOptionError
 from hear_byols.extract.shards import WHOLE, Shard
 from hear_byols.model import ByolsModel
@@ -59,8 +60,11 @@ def checked_device(device: str | torch.device) -> torch.device:
     return parsed
 
 
-def check_counts(*, hop_ms: float, workers: int, batch_size: int) -> None:
-    """The numeric options' ranges (the CLI's argparse types check the same)."""
+def check_values(*, hop_ms: float, workers: int, batch_size: int, timestamp_mode: str | None) -> None:
+    """The ranges and choices the CLI's argparse types check, also for a scene run (which ignores
+    the timestamp options: a typo is still refused)."""
+    if timestamp_mode is not None and timestamp_mode not in TIMESTAMP_MODES:
+        raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
     if not (isinstance(hop_ms, (int, float)) and hop_ms > 0 and math.isfinite(hop_ms)):
         raise InvalidOptionError(f"hop_ms={hop_ms!r}: expected a positive number of milliseconds")
     for name, value, minimum in (("workers", workers, 0), ("batch_size", batch_size, 1)):
