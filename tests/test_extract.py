@@ -54,7 +54,7 @@ def test_a_rerun_skips_and_a_loaded_model_gives_the_same_numbers(corpus: Path, t
     loaded = embed_files(corpus / "a.wav", load_model(str(weights), variant=MODEL), tmp_path / "loaded", batch_size=2)
     assert isinstance(loaded, Summary) and loaded.written == 1
     assert (tmp_path / "loaded" / "a.wav.npy").read_bytes() == (tmp_path / "out" / "a.wav.npy").read_bytes()
-    assert verify_embeddings(tmp_path / "out").problems == []
+    assert verify_embeddings(str(tmp_path / "out")).problems == []
     assert merge_index_now(tmp_path / "out") == tmp_path / "out" / "index.json"
 
 

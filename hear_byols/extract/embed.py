@@ -30,6 +30,8 @@ import hear_byols
 from hear_byols.api import check_load_options, get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.atomic import atomic_write
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
+from hear_byols.audio.inputs import InputFile, expand_inputs
+from hear_byols.errors import UsageError
 from hear_byols.extract.batching import SceneBatcher, Waiting
 from hear_byols.extract.decode import Decoded, decoded_files
 from hear_byols.extract.failures import FILE_ERRORS, failure_reason
@@ -43,17 +45,15 @@ from hear_byols.extract.index import (
     settings_differences,
     write_part,
 )
-from hear_byols.audio.inputs import InputFile, expand_inputs
 from hear_byols.extract.journal import Journal, journal_name, read_journal
-from hear_byols.extract.row_schema import FAILED, SKIPPED, WRITTEN
-from hear_byols.extract.outdir import Claim, claimed_out_dir
 from hear_byols.extract.options import EmbedOptions, check_values, checked_device, model_fields
+from hear_byols.extract.outdir import Claim, claimed_out_dir
 from hear_byols.extract.progress import Progress, report_shard, report_summary
-from hear_byols.extract.staleness import still_stands
+from hear_byols.extract.row_schema import FAILED, SKIPPED, WRITTEN
 from hear_byols.extract.shards import Shard, choose_shard, parse_shard_option, resolve_device
+from hear_byols.extract.staleness import still_stands
 from hear_byols.extract.summary import Summary, summarize
 from hear_byols.extract.writer import BackgroundWriter
-from hear_byols.errors import UsageError
 from hear_byols.model import ByolsModel
 from hear_byols.timestamps import DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS
 from hear_byols.weights import sha256_of

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -113,10 +114,11 @@ def index_section(out_dir: Path) -> Iterator[None]:
         lock.release()
 
 
-def merge_index_now(out_dir: Path) -> Path:
+def merge_index_now(out_dir: str | os.PathLike[str]) -> Path:
     """Merge ``out_dir``'s parts and journals into its index.json (``hear-byols index merge``):
     what the last shard to finish does on its own, by hand after a shard died for good, or to see
     the index while no shard runs; UsageError while shards run."""
+    out_dir = Path(out_dir)
     require_out_dir(out_dir)
     with index_section(out_dir):
         running = live_shards(out_dir)

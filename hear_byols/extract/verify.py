@@ -7,6 +7,7 @@ names is exactly what a plain rerun of embed recomputes (``staleness.py``).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,10 @@ class Verification:
         return self.bad_outputs + self.changed_inputs
 
 
-def verify_embeddings(out_dir: Path) -> Verification:
+def verify_embeddings(out_dir: str | os.PathLike[str]) -> Verification:
     """Re-hash every recorded output of ``out_dir`` and each input it was computed from;
     UsageError when ``out_dir`` is not an embed output directory."""
+    out_dir = Path(out_dir)
     require_out_dir(out_dir)
     index, _ = combined_index(out_dir, read_journal(out_dir))
     if not index["files"]:
