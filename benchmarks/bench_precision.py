@@ -1,4 +1,4 @@
-"""CPU time of the reduced precisions against float32, per variant (README 'Precision').
+"""CPU time of the reduced precisions against float32, per variant (docs/PRECISION.md).
 
 bf16 and fp16 are meant for GPUs; on a CPU, autocast runs many encoder kernels through slow
 reduced-precision paths. This measures how slow: scene embeddings of one batch, each precision

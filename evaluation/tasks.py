@@ -7,7 +7,7 @@ Three tasks, 16 kHz, one per shape of output the report has to read:
   placed at random times in 3 s clips (scored with event_onset_200ms_fms like DCASE 2016);
 * ``spoken_language_5fold`` scene, 5 folds: which language (English/German/Spanish) a speaker
   says two numbers in, scored by heareval's k-fold cross-validation (3 x 80 clips). Measured
-  scores, and how far they tell a trained model from untrained ones: README, Demo.
+  scores, and how far they tell a trained model from untrained ones: docs/EVALUATION.md, Demo.
 Everything is drawn from ``numpy.random.default_rng([seed, task index])``; the folder format is
 the one heareval reads (see docs/EVALUATION.md).
 """
@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import soundfile as sf
 
-from evaluation.speech import SAMPLE_RATE, synthesize
+from evaluation.speech_synthesis import SAMPLE_RATE, synthesize
 
 #: Bump when the generated audio or labels change, so old task folders are regenerated.
 GENERATOR_VERSION = "3"
@@ -43,7 +43,7 @@ CLIPS_PER_LANGUAGE = 80
 #: training split fits in one batch of 1024. Such an underfit probe ranks embeddings by how fast
 #: 10 Adam steps move on them, not by what they encode (measured on the v2 tasks: real d=512
 #: 0.600 vs untrained 0.646 on language ID). 100 epochs with early stopping let it converge:
-#: 0.921 vs 0.838, the real model ahead on every fold (README, Demo).
+#: 0.921 vs 0.838, the real model ahead on every fold (docs/EVALUATION.md, Demo).
 SCENE_PROBE_GRID = {"max_epochs": [100], "patience": [10], "check_val_every_n_epoch": [2]}
 
 

@@ -38,7 +38,7 @@ def parse_precision(value: object) -> str:
         return str(value)
     raise InvalidOptionError(
         f"precision={value!r}; choose one of {list(PRECISIONS)}: 'float32' (default, the published numbers), "
-        "'tf32' (TF32 tensor cores on CUDA), 'bf16' or 'fp16' (encoder under autocast); see README 'Precision'"
+        "'tf32' (TF32 tensor cores on CUDA), 'bf16' or 'fp16' (encoder under autocast); see docs/PRECISION.md"
     )
 
 
@@ -51,11 +51,11 @@ def encoder_autocast(precision: str, device: torch.device) -> ContextManager[obj
 def warn_if_slow_on_cpu(precision: str, device: torch.device) -> None:
     """Say that fp16 on a CPU is slow, once per process (Python's default warning filter): CPU
     autocast runs many fp16 kernels through slow paths, 4-55x float32's time measured
-    (benchmarks/bench_precision.py, README 'Precision'), so a run would crawl without a word.
+    (benchmarks/bench_precision.py, docs/PRECISION.md), so a run would crawl without a word.
     bf16 is not warned about: with native bf16 (AVX512-BF16, AMX) it was faster than float32."""
     if device.type == "cpu" and AUTOCAST_DTYPES[precision] == torch.float16:
         warnings.warn(
-            "precision='fp16' on the CPU is 4-55x slower than float32 (measured; README 'Precision'): use it on a "
+            "precision='fp16' on the CPU is 4-55x slower than float32 (measured; docs/PRECISION.md): use it on a "
             "GPU (model.to('cuda')); on a CPU use 'float32', or 'bf16' where the CPU has native bf16 (AVX512-BF16, AMX)",
             RuntimeWarning,
         )

@@ -24,6 +24,9 @@ from hear_byols.encoders.fast import encode, pools_over_time
 from hear_byols.errors import InvalidOptionError
 from hear_byols.variants import variant_spec
 
+from evaluation.layers_table import layers_table
+from evaluation.marked_blocks import read_block
+
 #: relative tolerance of a tapped layer against the hooked reference forward (same modules,
 #: same order: only the float rounding of a shorter graph may differ)
 TAP_RTOL = 1e-6
@@ -266,44 +269,18 @@ def test_info_refuses_an_unknown_variant(capsys):
     assert "invalid choice: 'cvt2'" in capsys.readouterr().err
 
 
-def _layers_table() -> list[str]:
-    """README's layer table as the encoders define it (sizes that follow a checkpoint: ``d``)."""
-    pooling_words = {MEAN_MAX: "mean + max", MEAN: "mean over mel and time", LAST_STEP: "last time step"}
-    rows = [
-        "| variant | layers, input side first: name (embedding size); **the default** | pooling over time |",
-        "|---|---|---|",
-    ]
-    for variant in ALL_VARIANTS:
-        spec = variant_spec(variant)
-        layers = spec.layers()
-        other_width = spec.layers({**spec.encoder_params, "d": 512}) if spec.infer_from_checkpoint else layers
-        sizes = [str(a.size) if a.size == b.size else "d" for a, b in zip(layers, other_width)]
-        names = [f"`{layer.name}` ({size})" for layer, size in zip(layers, sizes)]
-        names[-1] = f"**{names[-1].split(' ')[0]}** ({sizes[-1]})"
-        groups: dict[str, list[str]] = {}
-        for layer in layers:
-            groups.setdefault(pooling_words[layer.pooling], []).append(f"`{layer.name}`")
-        pooling = (
-            next(iter(groups))
-            if len(groups) == 1
-            else "; ".join(f"{', '.join(members)}: {words}" for words, members in groups.items())
-        )
-        rows.append(f"| `{variant}` | {', '.join(names)} | {pooling} |")
-    return rows
-
-
-def test_readme_layer_table_matches_the_encoders():
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    begin, end = readme.index("<!-- layers-table:begin"), readme.index("<!-- layers-table:end -->")
-    block = readme[begin:end].splitlines()[1:]
-    expected = _layers_table()
-    assert block == expected, "replace README's layer table with:\n" + "\n".join(expected)
+def test_docs_layer_table_matches_the_encoders():
+    """docs/LAYERS.md's table is what evaluation/layers_table.py derives from the encoders (``make docs-tables``)."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "LAYERS.md").read_text(encoding="utf-8")
+    block = read_block(docs, "layers-table").splitlines()
+    expected = layers_table().splitlines()
+    assert block == expected, "run `make docs-tables`, or replace docs/LAYERS.md's layer table with:\n" + "\n".join(expected)
 
 
 def test_evaluation_run_passes_the_layer_to_heareval(tmp_path):
     """``python -m evaluation run --model-options '{"layer": "conv2"}'`` needs nothing more: the
     option reaches heareval's runner, which names the embedding folder after it."""
-    from evaluation.runner import RunConfig, embed_task_dir, embeddings_command
+    from evaluation.harnesses.heareval import RunConfig, embed_task_dir, embeddings_command
     from evaluation.weights import OFFICIAL_DEFAULT
 
     run = RunConfig(tmp_path / "tasks", tmp_path / "out", {"layer": "conv2"}, "faster")

@@ -1,7 +1,7 @@
 """The HEAR tools with a non-default layer.
 
 hear-validator has no ``--model-options`` (its CLI takes a module, ``-m`` and ``-d`` only), so
-it validates a layer through a module that binds the option, as README "Layers" shows.
+it validates a layer through a module that binds the option, as docs/LAYERS.md shows.
 heareval's embeddings runner passes ``--model-options`` to ``load_model`` as keyword
 arguments through its ``Embedding`` class: that class is run here with ``{"layer": ...}``.
 """

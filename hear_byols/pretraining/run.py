@@ -8,14 +8,15 @@ from pathlib import Path
 
 from hear_byols.errors import HearByolsError, UsageError
 from hear_byols.pretraining import launch
-from hear_byols.pretraining.loop import Run, train
+from hear_byols.pretraining.loop import train
 from hear_byols.pretraining.options import PretrainConfig
 from hear_byols.pretraining.rundir import claimed_run_dir
+from hear_byols.pretraining.state import Run
 from hear_byols.pretraining.stopping import COMPLETED, MAX_TIME, exit_status
 
 log = logging.getLogger("hear_byols.pretraining")
 #: A disk that is full, over quota or read-only: a storage error, wherever a file is written
-#: (the run's saves say more; this covers the Hybrid target cache and the loss plot).
+#: (the run's saves say more; this covers an objective's target cache and the loss plot).
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
@@ -60,9 +61,9 @@ def run_pretraining(cfg: PretrainConfig) -> int:
 
 def summary(run: Run) -> str:
     """The last line a run prints: what it did, and how to go on when it stopped early."""
-    pos, out = run.position, Path(run.cfg.out)
-    done = (f"{pos.step} of {run.total_steps} steps ({pos.epoch} full epochs) on {run.ctx.world} process(es); "
-            f"{len(run.failed)} unreadable file(s); encoder -> {out / 'encoder.pth'}")
+    pos, out = run.progress.position, Path(run.cfg.out)
+    done = (f"{pos.step} of {run.data.total_steps} steps ({pos.epoch} full epochs) on {run.ctx.world} process(es); "
+            f"{len(run.progress.failed)} unreadable file(s); encoder -> {out / 'encoder.pth'}")
     if run.stopped_by == COMPLETED:
         return f"pretrain: {done}"
     why = "--max-time" if run.stopped_by == MAX_TIME else run.stopped_by
