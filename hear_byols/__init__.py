@@ -2,10 +2,19 @@
 
 ``hear_byols`` itself exposes the best variant (``cvt``, Hybrid BYOL-S); each variant also
 has its own module: ``hear_byols.default``, ``.resnetish34``, ``.clstm``, ``.cvt``, ``.byola``.
+The API is imported on first use, so that importing a lower layer (``hear_byols.audio``,
+``hear_byols.pretraining.data``) does not load the HEAR API and the models.
 """
-from hear_byols.api import list_layers, list_variants
-from hear_byols.cvt import get_scene_embeddings, get_timestamp_embeddings, load_model
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from hear_byols.errors import HearByolsError
+
+if TYPE_CHECKING:
+    from hear_byols.api import list_layers, list_variants
+    from hear_byols.cvt import get_scene_embeddings, get_timestamp_embeddings, load_model
 
 __version__ = "0.1.0"
 
@@ -18,3 +27,24 @@ __all__ = [
     "HearByolsError",
     "__version__",
 ]
+
+#: The public names imported on first use, and their modules.
+_LAZY = {
+    "load_model": "hear_byols.cvt",
+    "get_scene_embeddings": "hear_byols.cvt",
+    "get_timestamp_embeddings": "hear_byols.cvt",
+    "list_variants": "hear_byols.api",
+    "list_layers": "hear_byols.api",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'hear_byols' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hear_byols.cli.inputs import InputFile
+from hear_byols.audio.inputs import InputFile
 from hear_byols.errors import UsageError
 from hear_byols.launchers import TORCHRUN_VARIABLES, slurm_array_task, started_by_torchrun, torchrun_rank
 
