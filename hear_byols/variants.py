@@ -19,6 +19,7 @@ import yaml
 
 from hear_byols.encoders import Encoder, build_encoder
 from hear_byols.encoders.base import Layer
+from hear_byols import PACKAGE_VARIANT
 from hear_byols.errors import CheckpointError, InvalidOptionError
 from hear_byols.frontend import FrontendSpec
 from hear_byols.resources import package_data_dir
@@ -26,9 +27,6 @@ from hear_byols.resources import package_data_dir
 _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "git_blob_sha1": re.compile(r"[0-9a-f]{40}")}
 _FILE_KEYS = {"filename", "urls", "size", "sha256", "git_blob_sha1", "licence", "licence_source", "redistributable"}
 _VARIANT_KEYS = {"name", "title", "encoder", "embedding_size", "frontend", "normalization", "hear_model_id", "weights"}
-#: The variant the bare ``hear_byols`` module binds (``hear_byols.load_model``...): the best one,
-#: Hybrid BYOL-S with the CvT encoder. heareval and the harness name it by the module ``hear_byols``.
-PACKAGE_VARIANT = "cvt"
 
 
 @dataclass(frozen=True)

@@ -25,11 +25,11 @@ from conftest import ALL_VARIANTS
 from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.audio.files import read_audio_16k
 from hear_byols.cli import main
-from hear_byols.cli.batching import SceneBatcher
-from hear_byols.cli.inputs import InputFile
-from hear_byols.cli.journal import JOURNAL_NAME
-from hear_byols.cli.shards import owns
+from hear_byols.extract.batching import SceneBatcher
+from hear_byols.audio.inputs import InputFile
+from hear_byols.extract.journal import JOURNAL_NAME
 from hear_byols.distributed import Shard
+from hear_byols.extract.shards import owns
 from hear_byols.model import ByolsModel
 from http_fixture import isolate_weights_env
 
@@ -146,7 +146,7 @@ def test_a_non_finite_embedding_in_a_batch_fails_only_its_file(checkpoint_path, 
 
 
 def test_long_and_short_clips_are_embedded_alone(checkpoint_path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("hear_byols.cli.batching.MAX_BATCHED_SECONDS", 1.5)
+    monkeypatch.setattr("hear_byols.extract.batching.MAX_BATCHED_SECONDS", 1.5)
     batched: list[int] = []
     encode = SceneBatcher.encode
     monkeypatch.setattr(SceneBatcher, "encode", lambda self, group: batched.append(len(group)) or encode(self, group))

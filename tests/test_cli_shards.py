@@ -19,11 +19,11 @@ from filelock import FileLock
 
 from audio_fixture import tone, write_audio
 from hear_byols.cli import main
-from hear_byols.cli.inputs import expand_inputs
-from hear_byols.cli.journal import journal_name
-from hear_byols.cli.outdir import lock_name
-from hear_byols.cli.shards import resolve_device, select
+from hear_byols.audio.inputs import expand_inputs
+from hear_byols.extract.journal import journal_name
+from hear_byols.extract.outdir import lock_name
 from hear_byols.distributed import Shard, launcher_shard, parse_shard
+from hear_byols.extract.shards import resolve_device, select
 from hear_byols.errors import UsageError
 from http_fixture import isolate_weights_env
 
@@ -289,7 +289,7 @@ def test_a_damaged_index_part_is_a_usage_error_before_any_work(weights: Path, tm
     out = tmp_path / "out"
     out.mkdir()
     (out / "index.run-3.part.json").write_text('{"format": 1, "run": {"id": "3"}')
-    monkeypatch.setattr("hear_byols.cli.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
+    monkeypatch.setattr("hear_byols.extract.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
     assert embed(weights, write_audio(tmp_path / "a.wav", tone(16000, 0.5), 16000), "--out", out) == 2
     assert "index.run-3.part.json cannot be read" in capsys.readouterr().err
     assert main(["verify-embeddings", str(out)]) == 2

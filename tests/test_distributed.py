@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from hear_byols.cli.shards import resolve_device
+from hear_byols.extract.shards import resolve_device
 from hear_byols.distributed import Shard, cuda_device, launcher_shard, local_rank, parse_shard, slurm_array_shard
 from hear_byols.errors import UsageError
 from hear_byols.pretraining import launch

@@ -18,12 +18,12 @@ from filelock import FileLock
 
 from audio_fixture import tone, write_audio
 from hear_byols.cli import main
-from hear_byols.cli.inputs import InputFile, expand_inputs
-from hear_byols.cli.journal import JOURNAL_NAME, journal_name
-from hear_byols.cli.outdir import lock_name
-from hear_byols.cli import shards
-from hear_byols.cli.shards import owns, select
+from hear_byols.audio.inputs import InputFile, expand_inputs
+from hear_byols.extract.journal import JOURNAL_NAME, journal_name
+from hear_byols.extract.outdir import lock_name
+from hear_byols.extract import shards
 from hear_byols.distributed import Shard
+from hear_byols.extract.shards import owns, select
 from hear_byols.errors import UsageError
 from http_fixture import isolate_weights_env
 

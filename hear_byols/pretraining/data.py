@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from hear_byols.audio.files import read_audio_16k
-from hear_byols.cli.inputs import expand_inputs
+from hear_byols.audio.inputs import expand_inputs
 from hear_byols.errors import HearByolsError, UsageError
 from hear_byols.weights import sha256_of
 

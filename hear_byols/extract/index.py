@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from hear_byols.atomic import atomic_write_json
-from hear_byols.cli.journal import Journal
-from hear_byols.cli.rows import SKIPPED, WRITTEN, row_problem
+from hear_byols.extract.journal import Journal
+from hear_byols.extract.row_schema import SKIPPED, WRITTEN, row_problem
 from hear_byols.errors import StorageError, UsageError
 from hear_byols.identity import FileIdentity
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import torch
 
-from hear_byols.cli.inputs import InputFile
+from hear_byols.audio.inputs import InputFile
 from hear_byols.distributed import (
     TORCHRUN_VARIABLES, Shard, cuda_device, describe_launchers, launcher_shard, local_rank, parse_shard,
     slurm_array_task, started_by_torchrun, torchrun_rank,
