@@ -10,7 +10,6 @@ import json
 import sys
 from pathlib import Path
 
-from evaluation.engine import RunError
 from evaluation.harnesses.heareval import GRIDS, RunConfig
 from evaluation.weights import Weights
 
@@ -168,6 +167,8 @@ def run_weights(
 ) -> dict[str, Weights]:
     """The checkpoint of each module: ``--weights``, else deterministic test weights
     (``--deterministic-weights``), else the official ones."""
+    from hear_byols.errors import UsageError
+
     from evaluation.weights import OFFICIAL_DEFAULT, deterministic_weights, parse_weights
 
     custom = parse_weights(pairs)
@@ -175,7 +176,7 @@ def run_weights(
         untrained = deterministic or modules
         unknown = sorted(set(untrained) - set(modules))
         if unknown:
-            raise ValueError(f"--deterministic-weights {unknown}: not among --modules {modules}")
+            raise UsageError(f"--deterministic-weights {unknown}: not among --modules {modules}")
         custom |= {module: deterministic_weights(module, out / "test-weights") for module in untrained}
     return {module: custom.get(module, OFFICIAL_DEFAULT) for module in modules}
 
@@ -228,24 +229,13 @@ def command_pretrain_probe(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # each command imports only what it needs (the report pulls in matplotlib, the tasks espeak-ng)
-    from hear_byols.errors import HearByolsError, UsageError
-
-    from evaluation.speech_synthesis import SpeechSynthesisError
-
-    from evaluation.ledger import LedgerBusy
+    from hear_byols import exits
 
     try:
         return args.run(args)
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (RunError, LedgerBusy, HearByolsError, SpeechSynthesisError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: running steps were stopped; rerun the same command to resume", file=sys.stderr)
-        return 130
-
+    except exits.HANDLED as error:
+        return exits.report(f"python -m evaluation {args.command}", error,
+                            interrupted="running steps were stopped; rerun the same command to resume")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,9 +15,13 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
+from hear_byols.atomic import atomic_write_json
+from hear_byols.distributed import Shard
+from hear_byols.errors import HearByolsError
+
 from evaluation import gpu, ledger
 from evaluation.schedule import describe_slots, execute, job_slots, serialized, visible_gpus
-from evaluation.shards import Shard, ledger_dir, select
+from evaluation.shards import ledger_dir, select
 from evaluation.steps import label, run_step
 from evaluation.weights import Weights
 
@@ -27,7 +31,7 @@ if TYPE_CHECKING:
 STATUSES = ("done", "skipped", "failed", "blocked")
 
 
-class RunError(RuntimeError):
+class RunError(HearByolsError, RuntimeError):
     """A step failed, or the run's settings clash with what is already in ``out``."""
 
 
@@ -130,7 +134,7 @@ def record_weights(out: Path, ledger_folder: Path, weights: Mapping[str, Weights
                 )
     path = ledger_folder / "weights.json"
     own = json.loads(path.read_text()) if path.is_file() else {}
-    ledger.write_atomically(path, json.dumps(own | {module: asdict(chosen) for module, chosen in weights.items()}, indent=2))
+    atomic_write_json(path, own | {module: asdict(chosen) for module, chosen in weights.items()}, end="")
 
 
 def read_weights(out: Path) -> dict[str, Weights]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+from hear_byols.distributed import Shard
 from hear_byols.errors import HearByolsError
 from hear_byols.variants import variant_names, variant_spec
 
@@ -25,7 +26,7 @@ from evaluation.harnesses.heareval import (
     RunConfig, embeddings_command, predictions_command, task_folders, validator_command,
 )
 from evaluation.report import markdown_table, write_report
-from evaluation.shards import Shard, select
+from evaluation.shards import select
 from evaluation.weights import Weights, official_weights
 
 HEAR_TASKS_CSV = Path(__file__).with_name("hear_tasks.csv")

@@ -20,6 +20,8 @@ import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator, Mapping, Sequence
 
+from hear_byols.errors import HearByolsError
+
 from evaluation.children import Children
 from evaluation.steps import Step, label
 
@@ -29,7 +31,7 @@ FINISHED = ("done", "skipped")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(HearByolsError, ValueError):
     """``--jobs`` that cannot be honoured on this host."""
 
 

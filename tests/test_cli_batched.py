@@ -28,7 +28,8 @@ from hear_byols.cli import main
 from hear_byols.extract.batching import SceneBatcher
 from hear_byols.audio.inputs import InputFile
 from hear_byols.extract.journal import JOURNAL_NAME
-from hear_byols.extract.shards import Shard
+from hear_byols.distributed import Shard
+from hear_byols.extract.shards import owns
 from hear_byols.model import ByolsModel
 from http_fixture import isolate_weights_env
 
@@ -205,7 +206,7 @@ def test_ctrl_c_with_workers_writes_the_index_of_the_files_done(checkpoint_path,
 
 def test_a_shard_that_owns_no_file_succeeds(checkpoint_path, tmp_path: Path, capsys) -> None:
     path = write_audio(tmp_path / "a.wav", tone(16000, 0.5), 16000)
-    owner = next(i for i in range(4) if Shard(i, 4).owns(InputFile(path, Path("a.wav"))))
+    owner = next(i for i in range(4) if owns(InputFile(path, Path("a.wav")), Shard(i, 4)))
     idle = (owner + 1) % 4
     out = tmp_path / "out"
     assert embed("default", checkpoint_path("default"), path, "--out", out, "--shard", f"{idle}/4") == 0

@@ -204,7 +204,7 @@ def test_a_full_disk_when_writing_the_index_says_free_space(weights: Path, tmp_p
     def full(path: Path, write, **kwargs) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("hear_byols.extract.index.atomic_write", full)
+    monkeypatch.setattr("hear_byols.extract.index.atomic_write_json", full)
     assert embed(weights, write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000), "--out", tmp_path / "out") == 1
     err = capsys.readouterr().err
     assert "cannot write" in err and "free space" in err and "Traceback" not in err

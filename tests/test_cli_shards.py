@@ -22,7 +22,8 @@ from hear_byols.cli import main
 from hear_byols.audio.inputs import expand_inputs
 from hear_byols.extract.journal import journal_name
 from hear_byols.extract.outdir import lock_name
-from hear_byols.extract.shards import Shard, parse_shard, resolve_device, shard_from_environment
+from hear_byols.distributed import Shard, launcher_shard, parse_shard
+from hear_byols.extract.shards import resolve_device, select
 from hear_byols.errors import UsageError
 from http_fixture import isolate_weights_env
 
@@ -76,11 +77,11 @@ def comparable(index: dict) -> tuple[list[dict], list[dict]]:
 
 def test_shards_partition_the_inputs_stably(tmp_path: Path) -> None:
     items = expand_inputs([str(corpus(tmp_path / "in", 30, seconds=0.1))])
-    shards = [Shard(i, 4).select(items) for i in range(4)]
+    shards = [select(items, Shard(i, 4)) for i in range(4)]
     owned = sorted(item.path for shard in shards for item in shard)
     assert owned == sorted(item.path for item in items)  # every file once
-    assert all(shards) and Shard(2, 4).select(list(reversed(items))) == shards[2]  # independent of listing order
-    assert Shard(2, 4).select(items[:10]) == [item for item in shards[2] if item in items[:10]]  # of the other files
+    assert all(shards) and select(list(reversed(items)), Shard(2, 4)) == shards[2]  # independent of listing order
+    assert select(items[:10], Shard(2, 4)) == [item for item in shards[2] if item in items[:10]]  # of the other files
 
 
 @pytest.mark.parametrize("text", ["1/0", "4/4", "-1/4", "a/b", "3", ""])
@@ -101,7 +102,7 @@ def test_bad_shard_options_are_usage_errors(text: str) -> None:
     ],
 )
 def test_launcher_environments(env: dict[str, str], shard: Shard) -> None:
-    assert shard_from_environment(env) == shard
+    assert launcher_shard(env) == shard
 
 
 @pytest.mark.parametrize(
@@ -115,7 +116,7 @@ def test_launcher_environments(env: dict[str, str], shard: Shard) -> None:
 )
 def test_inconsistent_launcher_environments_are_usage_errors(env: dict[str, str], problem: str) -> None:
     with pytest.raises(UsageError, match=problem):
-        shard_from_environment(env)
+        launcher_shard(env)
 
 
 def test_explicit_shard_wins_over_the_environment(weights: Path, tmp_path: Path, monkeypatch) -> None:
@@ -126,7 +127,7 @@ def test_explicit_shard_wins_over_the_environment(weights: Path, tmp_path: Path,
     index = json.loads((out / "index.json").read_text())
     assert [run["shard"] for run in index["runs"]] == ["1/2"]
     assert sorted(row["input"] for row in index["files"]) == sorted(
-        str(item.path) for item in Shard(1, 2).select(expand_inputs([str(inputs)])))
+        str(item.path) for item in select(expand_inputs([str(inputs)]), Shard(1, 2)))
 
 
 def test_torchrun_device_stays_cpu_without_cuda(monkeypatch) -> None:
@@ -230,7 +231,7 @@ def test_a_shard_leaves_its_part_while_another_runs_and_index_merge_waits_for_it
         assert "shard 1/2 is still writing" in capsys.readouterr().err
     assert main(["index", "merge", str(out)]) == 0  # shard 1/2 died without a part
     index = json.loads((out / "index.json").read_text())
-    mine = Shard(0, 2).select(expand_inputs([str(inputs)]))
+    mine = select(expand_inputs([str(inputs)]), Shard(0, 2))
     assert sorted(row["input"] for row in index["files"]) == sorted(str(item.path) for item in mine)
     assert not list(out.glob("index.run-*.part.json"))
     assert main(["index", "merge", str(tmp_path / "nowhere")]) == 2

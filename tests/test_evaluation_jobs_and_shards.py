@@ -20,7 +20,9 @@ from evaluation.harnesses import heareval
 from evaluation.report import write_report
 from evaluation.schedule import ScheduleError, execute, job_slots, visible_gpus
 from evaluation.steps import Step
-from evaluation.shards import Shard, ShardError, ledger_dir, parse_shard, resolve_shard, select, slurm_array_shard
+from evaluation.shards import ledger_dir, resolve_shard, select
+from hear_byols.distributed import Shard, parse_shard, slurm_array_shard
+from hear_byols.errors import UsageError
 from evaluation.weights import Weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +56,7 @@ def statuses(records: list[dict]) -> dict[tuple, str]:
 def test_shard_values_and_their_errors():
     assert parse_shard("2/8") == Shard(2, 8) and str(Shard(2, 8)) == "2/8" and Shard(2, 8).tag == "2-of-8"
     for bad in ("8/8", "-1/4", "1/0", "3", "a/b", "1/2/3"):
-        with pytest.raises(ShardError, match="I/N"):
+        with pytest.raises(UsageError, match="I/N"):
             parse_shard(bad)
 
 
@@ -76,7 +78,7 @@ def test_slurm_array_maps_to_a_shard(environ, expected):
     {"SLURM_ARRAY_TASK_ID": "3"},
 ])
 def test_a_slurm_array_that_is_no_partition_is_refused(environ):
-    with pytest.raises(ShardError, match="--shard I/N"):
+    with pytest.raises(UsageError, match="--shard I/N"):
         slurm_array_shard(environ)
 
 
@@ -88,7 +90,7 @@ def test_explicit_shard_wins_over_slurm_and_all_runs_everything():
     assert resolve_shard("all", array) == (None, None) and resolve_shard("0/1", array) == (None, None)
     assert resolve_shard(None, {}) == (None, None)
     resubmitted = {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "1", "SLURM_ARRAY_TASK_MIN": "3"}
-    with pytest.raises(ShardError, match="array of one task.*--shard I/N"):  # sbatch --array=3 alone
+    with pytest.raises(UsageError, match="array of one task.*--shard I/N"):  # sbatch --array=3 alone
         resolve_shard(None, resubmitted)
     assert resolve_shard("3/8", resubmitted) == (Shard(3, 8), "shard 3/8 (--shard)")
 

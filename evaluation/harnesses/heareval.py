@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import pandas as pd
+from hear_byols.errors import HearByolsError
 from slugify import slugify
 
 from evaluation import gpu
@@ -37,6 +38,10 @@ PREDICTIONS_DONE = "prediction-done.json"
 SCORES_FILE = "test.predicted-scores.json"
 GRIDS = ("default", "fast", "faster")
 SCORE_COLUMNS = ["module", "task", "metric", "primary", "score", "score_std", "n_folds"]
+
+
+class ScoresLayoutError(HearByolsError, ValueError):
+    """A scores file of heareval in a layout this reader does not know."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +202,7 @@ def parse_scores(scores: dict[str, Any], evaluation: list[str]) -> list[dict[str
         elif "test" in scores:
             score, std = scores["test"][f"test_{metric}"], None
         else:
-            raise ValueError(f"unknown scores layout (keys: {sorted(scores)})")
+            raise ScoresLayoutError(f"unknown scores layout (keys: {sorted(scores)})")
         rows.append({
             "metric": metric, "primary": metric == evaluation[0], "score": float(score),
             "score_std": None if std is None else float(std), "n_folds": max(1, len(folds)),

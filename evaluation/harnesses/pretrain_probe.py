@@ -50,6 +50,7 @@ from evaluation.steps import Step
 from evaluation.tasks import generate_tasks
 from evaluation.weights import Weights
 from hear_byols.api import get_scene_embeddings, load_model
+from hear_byols.errors import HearByolsError, WeightsUnavailableError
 from hear_byols.frontend import LogMelFrontend
 from hear_byols.variants import variant_spec
 
@@ -62,6 +63,10 @@ CHUNK = 32  # clips per encoder call: bounds memory, results do not depend on it
 REPOSITORY = Path(__file__).resolve().parents[2]
 #: What a step runs: this module, in a process of its own.
 STEP_MODULE = "evaluation.harnesses.pretrain_probe"
+
+
+class ProbeTaskError(HearByolsError, ValueError):
+    """A task folder the probe cannot use: not one label per clip, not 16 kHz, too few clips per class."""
 
 
 @dataclass(frozen=True)
@@ -95,14 +100,14 @@ def read_scene_task(folder: Path) -> SceneTask:
     for split in meta["splits"]:
         for name, names in json.loads((folder / f"{split}.json").read_text()).items():
             if len(names) != 1:
-                raise ValueError(f"{folder.name}/{name}: {len(names)} labels; the probe needs exactly one per clip")
+                raise ProbeTaskError(f"{folder.name}/{name}: {len(names)} labels; the probe needs exactly one per clip")
             audio, rate = sf.read(folder / "16000" / split / name, dtype="float32")
             if rate != 16000:
-                raise ValueError(f"{folder.name}/{name}: {rate} Hz; the task should be 16 kHz")
+                raise ProbeTaskError(f"{folder.name}/{name}: {rate} Hz; the task should be 16 kHz")
             clips.append(audio)
             labels.append(names[0])
     if len({len(clip) for clip in clips}) != 1:
-        raise ValueError(f"{folder.name}: clips of different lengths; a scene task here has one length")
+        raise ProbeTaskError(f"{folder.name}: clips of different lengths; a scene task here has one length")
     return SceneTask(folder.name, np.stack(clips), np.array(labels))
 
 
@@ -129,7 +134,7 @@ def weight_file(spec: str, variant: str, scratch: Path) -> str:
         torch.save(variant_spec(variant).build_encoder().state_dict(), path)
         return str(path)
     if not Path(spec).is_file():
-        raise FileNotFoundError(f"{spec}: no such weight file (give a path, 'published' or 'random:SEED')")
+        raise WeightsUnavailableError(f"{spec}: no such weight file (give a path, 'published' or 'random:SEED')")
     return spec
 
 
@@ -147,7 +152,7 @@ def probe_accuracy(embeddings: np.ndarray, labels: np.ndarray, few_shot: bool = 
     which separates good representations from merely usable ones when the task is easy."""
     _, counts = np.unique(labels, return_counts=True)
     if counts.min() < MIN_PER_CLASS:
-        raise ValueError(f"a class has {counts.min()} clips; the probe needs {MIN_PER_CLASS} per class "
+        raise ProbeTaskError(f"a class has {counts.min()} clips; the probe needs {MIN_PER_CLASS} per class "
                          f"({FOLDS} folds, the few-shot fold searched by 3-fold cross-validation)")
     scores = []
     for train, test in StratifiedKFold(FOLDS, shuffle=True, random_state=seed).split(embeddings, labels):
@@ -175,7 +180,7 @@ def weights_of(spec: str) -> Weights:
     if spec.startswith("random:"):
         return Weights(None, f"random:{int(spec.partition(':')[2])}")
     if not Path(spec).is_file():
-        raise FileNotFoundError(f"{spec}: no such weight file (give a path, 'published' or 'random:SEED')")
+        raise WeightsUnavailableError(f"{spec}: no such weight file (give a path, 'published' or 'random:SEED')")
     return Weights(str(Path(spec).resolve()), "custom")
 
 

@@ -18,17 +18,15 @@ from hear_byols.api import TIMESTAMP_MODES
 from hear_byols.argtypes import count, positive
 from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
 from hear_byols.audio.files import AUDIO_EXTENSIONS
-from hear_byols.errors import HearByolsError, InvalidOptionError, UsageError
+from hear_byols.distributed import Shard
+from hear_byols.errors import InvalidOptionError, UsageError
+from hear_byols.exits import HANDLED, printable, report
 from hear_byols.extract.options import checked_device
-from hear_byols.extract.progress import LOG, printable
-from hear_byols.extract.shards import Shard, parse_shard_option
+from hear_byols.extract.progress import LOG
+from hear_byols.extract.shards import parse_shard_option
 from hear_byols.normalization import parse_normalization
 from hear_byols.pretraining.options import add_arguments as add_pretrain_arguments, config_from_args
 from hear_byols.variants import variant_names
-
-USAGE_ERROR = 2
-INTERRUPTED = 130  # the shell's status for Ctrl-C
-
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
@@ -40,15 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     handler = _log_to_stderr()
     try:
         return args.run(args)
-    except (UsageError, InvalidOptionError) as exc:
-        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
-        return USAGE_ERROR
-    except HearByolsError as exc:
-        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"hear-byols {args.command}: interrupted", file=sys.stderr)
-        return INTERRUPTED
+    except HANDLED as exc:
+        return report(f"hear-byols {args.command}", exc)
     finally:
         LOG.removeHandler(handler)
 

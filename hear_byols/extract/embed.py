@@ -31,6 +31,7 @@ from hear_byols.api import check_load_options, get_scene_embeddings, get_timesta
 from hear_byols.atomic import atomic_write
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
 from hear_byols.audio.inputs import InputFile, expand_inputs
+from hear_byols.distributed import Shard
 from hear_byols.errors import UsageError
 from hear_byols.extract.batching import SceneBatcher, Waiting
 from hear_byols.extract.decode import Decoded, decoded_files
@@ -50,7 +51,7 @@ from hear_byols.extract.options import EmbedOptions, check_values, checked_devic
 from hear_byols.extract.outdir import Claim, claimed_out_dir
 from hear_byols.extract.progress import Progress, report_shard, report_summary
 from hear_byols.extract.row_schema import FAILED, SKIPPED, WRITTEN
-from hear_byols.extract.shards import Shard, choose_shard, parse_shard_option, resolve_device
+from hear_byols.extract.shards import choose_shard, parse_shard_option, resolve_device, select
 from hear_byols.extract.staleness import still_stands
 from hear_byols.extract.summary import Summary, summarize
 from hear_byols.extract.writer import BackgroundWriter
@@ -123,7 +124,7 @@ def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
 def run_embed(items: list[InputFile], options: EmbedOptions) -> Summary:
     """Embed this shard's share of ``items``: every outcome recorded in the index, reported
     (``progress.py``) and summed up in the ``Summary`` returned."""
-    listed, items = len(items), options.shard.select(items)
+    listed, items = len(items), select(items, options.shard)
     report_shard(options.shard, options.shard_source, len(items), listed)
     if options.model is None:  # before --out exists
         check_load_options(options.variant, {"timestamp_mode": options.timestamp_mode, "layer": options.layer})

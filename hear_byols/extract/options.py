@@ -14,8 +14,9 @@ from typing import Any
 import torch
 
 from hear_byols.api import TIMESTAMP_MODES
+from hear_byols.distributed import Shard
 from hear_byols.errors import InvalidOptionError
-from hear_byols.extract.shards import WHOLE, Shard
+from hear_byols.extract.shards import WHOLE
 from hear_byols.model import ByolsModel
 
 

@@ -29,10 +29,11 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from hear_byols.atomic import create_out_dir
+from hear_byols.distributed import Shard
+from hear_byols.exits import printable
 from hear_byols.extract.index import merge_parts, parts_pending, write_json
 from hear_byols.extract.journal import read_journal
-from hear_byols.extract.progress import LOG as log, printable
-from hear_byols.extract.shards import Shard
+from hear_byols.extract.progress import LOG as log
 from hear_byols.errors import HearByolsError, UsageError
 from hear_byols.locking import acquire
 from hear_byols.stale import remove_stale_temporaries

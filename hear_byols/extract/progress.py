@@ -16,18 +16,13 @@ from tqdm import tqdm
 
 from hear_byols.audio.files import audio_duration_s
 from hear_byols.audio.inputs import InputFile
+from hear_byols.distributed import Shard
+from hear_byols.exits import printable
 from hear_byols.extract.row_schema import FAILED
-from hear_byols.extract.shards import Shard
 from hear_byols.extract.summary import Summary
 
 #: The engine's logger; the CLI adds a stderr handler to it for each command.
 LOG = logging.getLogger("hear_byols.extract")
-
-
-def printable(text: str) -> str:
-    """``text`` with the bytes of non-UTF-8 file names (surrogate escapes, as Python decodes them)
-    shown as ``\\xe9``: a stderr that is not lenient would raise on them, mid-run."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 class Progress:

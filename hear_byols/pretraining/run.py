@@ -6,7 +6,7 @@ import logging
 import sys
 from pathlib import Path
 
-from hear_byols.errors import HearByolsError, UsageError
+from hear_byols.exits import FAILURE, HANDLED, print_error, report
 from hear_byols.pretraining import launch
 from hear_byols.pretraining.loop import train
 from hear_byols.pretraining.options import PretrainConfig
@@ -30,28 +30,17 @@ def run_pretraining(cfg: PretrainConfig) -> int:
         log.setLevel(logging.INFO)
     try:
         ctx = launch.start(cfg.device, sync_bn=cfg.sync_bn)
-    except UsageError as exc:
-        print(f"pretrain: error: {exc}", file=sys.stderr)
-        return 2
-    try:
         with claimed_run_dir(cfg, ctx):
             result = train(cfg, ctx)
-    except UsageError as exc:
-        print(f"pretrain: error: {exc}", file=sys.stderr)
-        return 2
-    except HearByolsError as exc:
-        print(f"pretrain: error: {exc}", file=sys.stderr)
-        return 1
+    except HANDLED as exc:  # Ctrl-C during setup, or twice during training: stopped at once
+        return report("pretrain", exc, interrupted=f"stopped at once, unsaved; {cfg.out} keeps its last checkpoint, "
+                      "if any")
     except OSError as exc:
         if exc.errno not in STORAGE_ERRNOS:
             raise
-        print(f"pretrain: error: cannot write {exc.filename or cfg.out} ({exc.strerror}): free space there, or "
-              f"make it writable; a saved checkpoint is continued with --resume {cfg.out}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # Ctrl-C during setup, or twice during training
-        print(f"pretrain: interrupted: stopped at once, unsaved; {cfg.out} keeps its last checkpoint, if any",
-              file=sys.stderr)
-        return 130
+        print_error("pretrain", f"cannot write {exc.filename or cfg.out} ({exc.strerror}): free space there, or make "
+                    f"it writable; a saved checkpoint is continued with --resume {cfg.out}")
+        return FAILURE
     finally:
         launch.stop()
     if ctx.main:

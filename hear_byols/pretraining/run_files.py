@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
 
-from hear_byols.atomic import atomic_write
+from hear_byols import atomic
+from hear_byols.atomic import atomic_write, atomic_write_json
 
 log = logging.getLogger("hear_byols.pretraining")
 
@@ -24,12 +24,16 @@ def torch_bytes(obj: Any) -> bytes:
     return buffer.getvalue()
 
 
+#: How a run folder's JSON files are written: sorted keys, anything else (paths) as its str.
+JSON_FORMAT: dict[str, Any] = {"indent": 2, "sort_keys": True, "default": str}
+
+
 def json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str).encode() + b"\n"
+    return atomic.json_bytes(obj, **JSON_FORMAT)
 
 
 def save_json(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda fh: fh.write(json_bytes(obj)))
+    atomic_write_json(path, obj, **JSON_FORMAT)
 
 
 class Metrics:
