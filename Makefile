@@ -89,7 +89,7 @@ pretrain-probe: install system-deps
 	$(PY) -m evaluation.pretrain_check --out $(PROBE_OUT) --run seed1 --seed 1 --steps $(PROBE_STEPS)
 	$(PY) -m evaluation.pretrain_check --out $(PROBE_OUT) --run seed2 --seed 2 --steps $(PROBE_STEPS)
 	$(PY) -m evaluation.pretrain_check --out $(PROBE_OUT) --run init-default512 --init default512 --steps $(PROBE_STEPS)
-	$(PY) -m evaluation.pretrain_probe --generate --tasks-dir $(PROBE_OUT)/tasks --out $(PROBE_OUT)/probe \
+	$(PY) -m evaluation pretrain-probe --generate --tasks-dir $(PROBE_OUT)/tasks --out $(PROBE_OUT)/probe \
 		published=published random42=random:42 random1=random:1 random2=random:2 \
 		seed42=$(PROBE_OUT)/run/encoder.pth seed1=$(PROBE_OUT)/seed1/encoder.pth \
 		seed2=$(PROBE_OUT)/seed2/encoder.pth init-default512=$(PROBE_OUT)/init-default512/encoder.pth

@@ -60,7 +60,7 @@ def model_only(variant: str, weights: str, corpus: Path, threads: int, batch: in
 
     from hear_byols.api import get_scene_embeddings, load_model
     from hear_byols.audio.files import read_audio_16k
-    from hear_byols.cli.batching import batch_free_view
+    from hear_byols.extract.batching import batch_free_view
     from hear_byols.scene import scene_embeddings
 
     torch.set_num_threads(threads)
@@ -174,7 +174,7 @@ def main() -> int:
             rates = {name: cli_rate(corpus, workers, batch) for name, corpus in corpora.items()}
             after = model_rate(batch)
             rows.append((workers, batch, before, after, rates))
-        import_s = timed([[sys.executable, "-c", "import hear_byols.cli.embed"]], args.threads)
+        import_s = timed([[sys.executable, "-c", "import hear_byols.extract.embed"]], args.threads)
         sixteen = corpora["16 kHz mono"]
         single = [timed([command(cli(sixteen, 0, 1))], args.threads)]
         sharded = [timed([command(cli(sixteen, 0, 1, "--shard", f"{i}/2")) for i in range(2)], 1) for _ in range(2)]

@@ -111,7 +111,7 @@ def profile_step(corpus: Path, variant: str, batch: int, steps: int) -> dict[str
 
 def functionals_ms(name: str, repeats: int = 20) -> tuple[float, float]:
     """Wall and CPU milliseconds of openSMILE's functionals of one 0.95 s crop."""
-    from hear_byols.pretraining.hybrid import Functionals
+    from hear_byols.pretraining.objectives.hybrid import Functionals
 
     extract, crop = Functionals(name), (0.1 * np.random.default_rng(0).standard_normal(CROP_SAMPLES)).astype(np.float32)
     extract(crop)

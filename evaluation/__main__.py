@@ -1,4 +1,8 @@
-"""``python -m evaluation {tasks,run,report,demo,leaderboard}``: the harness's command line."""
+"""``python -m evaluation {tasks,run,report,demo,leaderboard,variants-table,pretrain-probe}``: the harness's command line.
+
+Each subcommand is one function, ``command_<name>(args) -> exit status``, set as its parser's
+``run``; ``main`` parses, calls it, and maps errors to exit statuses.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,17 +10,39 @@ import json
 import sys
 from pathlib import Path
 
-from evaluation.runner import GRIDS, RunConfig, RunError
+from evaluation.harnesses.heareval import GRIDS, RunConfig
+from evaluation.weights import Weights
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
     tasks = commands.add_parser("tasks", help="generate the small offline HEAR tasks (espeak-ng speech)")
     tasks.add_argument("--out", type=Path, required=True, help="folder to write the task folders into")
     tasks.add_argument("--seed", type=int, default=0)
+    tasks.set_defaults(run=command_tasks)
 
+    add_run_parser(commands)
+
+    report = commands.add_parser("report", help="score tables (CSV, Markdown) and plot of a run folder")
+    report.add_argument("--out", type=Path, required=True, help="the run folder given to `run`")
+    report.set_defaults(run=command_report)
+
+    demo = commands.add_parser("demo", help="small tasks -> heareval -> report, for cvt, default and default512")
+    demo.add_argument("--out", type=Path, default=Path("work/demo"))
+    demo.add_argument("--grid", choices=GRIDS, default="faster")
+    demo.set_defaults(run=command_demo)
+
+    add_leaderboard_parser(commands)
+    table = commands.add_parser("variants-table", help="the README's variant table, from configs/ and the published scores")
+    table.add_argument("--write", type=Path, metavar="README", help="replace the table block of this file")
+    table.set_defaults(run=command_variants_table)
+    add_probe_parser(commands)
+    return parser.parse_args(argv)
+
+
+def add_run_parser(commands: argparse._SubParsersAction) -> None:
     run = commands.add_parser("run", help="hear-validator + heareval embeddings + predictions, resumable")
     run.add_argument("--modules", nargs="+", required=True, help="e.g. hear_byols.cvt hear_byols.default")
     run.add_argument("--tasks-dir", type=Path, required=True, help="folder of HEAR task folders")
@@ -33,14 +59,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--grid-points", type=int, help="heareval grid points (default: heareval's 8)")
     run.add_argument("--validate", action="store_true", help="run hear-validator on each module first")
     add_spread_options(run)
+    run.set_defaults(run=command_run)
 
-    report = commands.add_parser("report", help="score tables (CSV, Markdown) and plot of a run folder")
-    report.add_argument("--out", type=Path, required=True, help="the run folder given to `run`")
 
-    demo = commands.add_parser("demo", help="small tasks -> heareval -> report, for cvt, default and default512")
-    demo.add_argument("--out", type=Path, default=Path("work/demo"))
-    demo.add_argument("--grid", choices=GRIDS, default="faster")
-
+def add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
     board = commands.add_parser("leaderboard", help="reproduce the HEAR 2021 scores on the real tasks (GPU)")
     board.add_argument("--tasks-dir", type=Path, required=True, help="folder holding the HEAR 2021 task folders")
     board.add_argument("--out", type=Path, default=Path("work/leaderboard"))
@@ -50,9 +72,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     board.add_argument("--report-only", action="store_true",
                        help="run nothing: write the report of what the shards wrote and name what is missing")
     add_spread_options(board)
-    table = commands.add_parser("variants-table", help="the README's variant table, from configs/ and the published scores")
-    table.add_argument("--write", type=Path, metavar="README", help="replace the table block of this file")
-    return parser.parse_args(argv)
+    board.set_defaults(run=command_leaderboard)
+
+
+def add_probe_parser(commands: argparse._SubParsersAction) -> None:
+    probe = commands.add_parser(
+        "pretrain-probe", help="linear probe of pretrained encoders on the small scene tasks (make pretrain-probe)")
+    probe.add_argument("encoders", nargs="+", type=encoder, metavar="NAME=WEIGHTS",
+                       help="WEIGHTS: an encoder file, 'published' (official weights) or 'random:SEED'")
+    probe.add_argument("--tasks-dir", type=Path, required=True, help="folder of HEAR tasks (evaluation.tasks)")
+    probe.add_argument("--out", type=Path, required=True, help="probe.csv goes here")
+    probe.add_argument("--variant", default="default512")
+    probe.add_argument("--tasks", nargs="+", help="scene tasks under --tasks-dir (default: the demo's two scene tasks)")
+    probe.add_argument("--generate", action="store_true", help="first write the demo's tasks into --tasks-dir "
+                       "(espeak-ng; kept when already there)")
+    probe.add_argument("--jobs", type=positive_int, default=1, metavar="N", help="probe N (encoder, task) at once")
+    probe.set_defaults(run=command_pretrain_probe)
 
 
 def add_spread_options(parser: argparse.ArgumentParser) -> None:
@@ -86,79 +121,121 @@ def model_options(text: str) -> dict:
     return options
 
 
+def encoder(text: str) -> tuple[str, str]:
+    """``pretrain-probe``'s ``NAME=WEIGHTS``."""
+    name, _, weights = text.partition("=")
+    if not name or not weights:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: encoders are NAME=WEIGHTS (WEIGHTS: a file, 'published' or 'random:SEED')")
+    return name, weights
+
+
+# --- one function per subcommand ------------------------------------------------------------------
+
+def command_tasks(args: argparse.Namespace) -> int:
+    from evaluation.tasks import generate_tasks
+
+    generate_tasks(args.out, args.seed)
+    return 0
+
+
+def command_run(args: argparse.Namespace) -> int:
+    from evaluation import engine
+    from evaluation.harnesses import harness
+    from evaluation.modules_check import check_modules
+
+    shard = chosen_shard(args.shard)
+    check_modules(args.modules, args.model_options)
+    weights = run_weights(args.modules, args.weights, args.deterministic_weights, args.out)
+    config = RunConfig(args.tasks_dir, args.out, args.model_options, args.grid, args.grid_points, args.validate)
+    engine.run(harness("heareval"), config, weights, tasks=args.tasks, jobs=args.jobs, shard=shard)
+    return 0
+
+
+def chosen_shard(argument: str | None):
+    """``--shard`` or the SLURM array's shard, said when there is one."""
+    from evaluation.shards import resolve_shard
+
+    shard, origin = resolve_shard(argument)
+    if origin:
+        print(origin)
+    return shard
+
+
+def run_weights(
+    modules: list[str], pairs: list[str], deterministic: list[str] | None, out: Path,
+) -> dict[str, Weights]:
+    """The checkpoint of each module: ``--weights``, else deterministic test weights
+    (``--deterministic-weights``), else the official ones."""
+    from hear_byols.errors import UsageError
+
+    from evaluation.weights import OFFICIAL_DEFAULT, deterministic_weights, parse_weights
+
+    custom = parse_weights(pairs)
+    if deterministic is not None:
+        untrained = deterministic or modules
+        unknown = sorted(set(untrained) - set(modules))
+        if unknown:
+            raise UsageError(f"--deterministic-weights {unknown}: not among --modules {modules}")
+        custom |= {module: deterministic_weights(module, out / "test-weights") for module in untrained}
+    return {module: custom.get(module, OFFICIAL_DEFAULT) for module in modules}
+
+
+def command_report(args: argparse.Namespace) -> int:
+    from evaluation.report import write_report
+
+    report = write_report(args.out)
+    print(report.markdown.read_text() + f"\nplot: {report.plot}")
+    return 0
+
+
+def command_demo(args: argparse.Namespace) -> int:
+    from evaluation.demo import demo
+
+    demo(args.out, grid=args.grid)
+    return 0
+
+
+def command_variants_table(args: argparse.Namespace) -> int:
+    from evaluation.variants_table import variants_table, write_into
+
+    if args.write:
+        print(f"{args.write}: {'updated' if write_into(args.write) else 'already up to date'}")
+    else:
+        print(variants_table())
+    return 0
+
+
+def command_leaderboard(args: argparse.Namespace) -> int:
+    from evaluation.leaderboard import DEFAULT_TOLERANCE, LEADERBOARD_MODULES, leaderboard
+
+    shard = chosen_shard(args.shard)
+    modules = tuple(args.modules or LEADERBOARD_MODULES)
+    tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    return leaderboard(
+        args.tasks_dir, args.out, modules, tolerance, args.dry_run,
+        jobs=args.jobs, shard=shard, report_only=args.report_only,
+    )
+
+
+def command_pretrain_probe(args: argparse.Namespace) -> int:
+    from evaluation.harnesses.pretrain_probe import ProbeConfig, pretrain_probe
+
+    config = ProbeConfig(args.tasks_dir, args.out, args.variant)
+    pretrain_probe(config, args.encoders, args.tasks, generate=args.generate, jobs=args.jobs)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     # each command imports only what it needs (the report pulls in matplotlib, the tasks espeak-ng)
-    from hear_byols.errors import HearByolsError, UsageError
-
-    from evaluation.speech import SpeechSynthesisError
-
-    from evaluation.ledger import LedgerBusy
-    from evaluation.shards import resolve_shard
+    from hear_byols import exits
 
     try:
-        if args.command in ("run", "leaderboard"):
-            shard, origin = resolve_shard(args.shard)
-            if origin:
-                print(origin)
-        if args.command == "tasks":
-            from evaluation.tasks import generate_tasks
-
-            generate_tasks(args.out, args.seed)
-        elif args.command == "run":
-            from evaluation.modules_check import check_modules
-            from evaluation.runner import run
-            from evaluation.weights import OFFICIAL_DEFAULT, deterministic_weights, parse_weights
-
-            check_modules(args.modules, args.model_options)
-            custom = parse_weights(args.weights)
-            if args.deterministic_weights is not None:
-                untrained = args.deterministic_weights or args.modules
-                unknown = sorted(set(untrained) - set(args.modules))
-                if unknown:
-                    raise ValueError(f"--deterministic-weights {unknown}: not among --modules {args.modules}")
-                custom |= {module: deterministic_weights(module, args.out / "test-weights") for module in untrained}
-            weights = {module: custom.get(module, OFFICIAL_DEFAULT) for module in args.modules}
-            config = RunConfig(
-                args.tasks_dir, args.out, args.model_options, args.grid, args.grid_points, args.validate
-            )
-            run(config, weights, tasks=args.tasks, jobs=args.jobs, shard=shard)
-        elif args.command == "report":
-            from evaluation.report import write_report
-
-            report = write_report(args.out)
-            print(report.markdown.read_text() + f"\nplot: {report.plot}")
-        elif args.command == "demo":
-            from evaluation.demo import demo
-
-            demo(args.out, grid=args.grid)
-        elif args.command == "variants-table":
-            from evaluation.variants_table import variants_table, write_into
-
-            if args.write:
-                print(f"{args.write}: {'updated' if write_into(args.write) else 'already up to date'}")
-            else:
-                print(variants_table())
-        else:
-            from evaluation.leaderboard import DEFAULT_TOLERANCE, LEADERBOARD_MODULES, leaderboard
-
-            modules = tuple(args.modules or LEADERBOARD_MODULES)
-            tolerance = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
-            return leaderboard(
-                args.tasks_dir, args.out, modules, tolerance, args.dry_run,
-                jobs=args.jobs, shard=shard, report_only=args.report_only,
-            )
-    except UsageError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except (RunError, LedgerBusy, HearByolsError, SpeechSynthesisError, ValueError, FileNotFoundError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: running steps were stopped; rerun the same command to resume", file=sys.stderr)
-        return 130
-    return 0
-
+        return args.run(args)
+    except exits.HANDLED as error:
+        return exits.report(f"python -m evaluation {args.command}", error,
+                            interrupted="running steps were stopped; rerun the same command to resume")
 
 if __name__ == "__main__":
     sys.exit(main())

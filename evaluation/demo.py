@@ -12,8 +12,10 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from evaluation import engine
+from evaluation.harnesses import heareval
+from evaluation.harnesses.heareval import RunConfig
 from evaluation.report import Report, write_report
-from evaluation.runner import RunConfig, run
 from evaluation.tasks import generate_tasks
 from evaluation.weights import demo_weights
 
@@ -29,7 +31,7 @@ def demo(
     start = time.perf_counter()
     generate_tasks(out / "tasks", seed, log)
     weights = {module: demo_weights(module, out / "test-weights", log) for module in modules}
-    run(RunConfig(out / "tasks", out, {}, grid, validate=True), weights, log=log)
+    engine.run(heareval, RunConfig(out / "tasks", out, {}, grid, validate=True), weights, log=log)
     report = write_report(out, title=f"hear_byols demo: small offline tasks, heareval grid '{grid}'")
     log("\n" + report.markdown.read_text())
     if report.warning:

@@ -16,12 +16,17 @@ from pathlib import Path
 from typing import Callable
 
 import pandas as pd
+from hear_byols.distributed import Shard
 from hear_byols.errors import HearByolsError
 from hear_byols.variants import variant_names, variant_spec
 
+from evaluation import engine
+from evaluation.harnesses import heareval
+from evaluation.harnesses.heareval import (
+    RunConfig, embeddings_command, predictions_command, task_folders, validator_command,
+)
 from evaluation.report import markdown_table, write_report
-from evaluation.runner import RunConfig, embeddings_command, predictions_command, run, task_folders, validator_command
-from evaluation.shards import Shard, select
+from evaluation.shards import select
 from evaluation.weights import Weights, official_weights
 
 HEAR_TASKS_CSV = Path(__file__).with_name("hear_tasks.csv")
@@ -128,7 +133,7 @@ def leaderboard(
     if not plan.found:
         log(f"no HEAR 2021 task folder found in {tasks_dir}: nothing to run")
         return 2
-    run(plan.config, plan.weights, tasks=plan.found, log=log, jobs=jobs, shard=shard)
+    engine.run(heareval, plan.config, plan.weights, tasks=plan.found, log=log, jobs=jobs, shard=shard)
     if shard is not None:
         log(f"shard {shard} done. When every shard is: python -m evaluation leaderboard --tasks-dir {tasks_dir} "
             f"--out {out} --report-only")

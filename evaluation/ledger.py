@@ -22,12 +22,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
+from hear_byols.atomic import atomic_write_json
+from hear_byols.errors import HearByolsError
+
 STEPS = "steps.jsonl"
 PLAN = "plan.json"
 LOCK = "run.lock"
 
 
-class LedgerBusy(RuntimeError):
+class LedgerBusy(HearByolsError, RuntimeError):
     """Another process is writing this ledger (the same run, or the same shard, started twice)."""
 
 
@@ -134,14 +137,7 @@ def step_records(out: Path) -> list[dict]:
 def write_plan(ledger: Path, shard: str | None, chains: list[tuple[str, str]], mine: list[tuple[str, str]]) -> None:
     """Record the whole run's (embedding folder, task) chains and this ledger's share of them."""
     plan = {"shard": shard, "chains": [list(chain) for chain in chains], "mine": [list(chain) for chain in mine]}
-    write_atomically(ledger / PLAN, json.dumps(plan, indent=1))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Other shards read these files while this one runs: they never see half of one."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text)
-    os.replace(temporary, path)
+    atomic_write_json(ledger / PLAN, plan, indent=1, end="")
 
 
 def planned_chains(out: Path) -> set[tuple[str, str]]:

@@ -8,7 +8,7 @@ loss curve. Expected shape: about 3.9 at the start, well under 1 within a few hu
 never NaN; the exit status is 1 otherwise. A run folder that already holds a checkpoint is
 resumed (exactly), so a run cut by ``--max-time`` or a kill continues where it stopped and a
 finished one is only reported. ``make pretrain-check`` runs it; ``make pretrain-probe`` runs
-it for three seeds and for ``--init default512``, then ``evaluation.pretrain_probe``.
+it for three seeds and for ``--init default512``, then ``python -m evaluation pretrain-probe``.
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from evaluation.speech import SAMPLE_RATE, synthesize
+from evaluation.speech_synthesis import SAMPLE_RATE, synthesize
 from evaluation.tasks import WORDS, random_speaker
 from hear_byols.pretraining.options import PretrainConfig
 from hear_byols.pretraining.run import run_pretraining

@@ -11,18 +11,17 @@ from pathlib import Path
 
 import pandas as pd
 
-from hear_byols.variants import variant_names, variant_spec
+from hear_byols.variants import module_variant, variant_names, variant_spec
 
 PUBLISHED_CSV = Path(__file__).with_name("published_scores.csv")
 
 def model_id(module: str) -> str | None:
     """Published model_id of a module (or of its heareval folder ``module-option=value``), from
-    the variant's definition (``hear_model_id``). ``hear_byols`` itself is ``cvt``. byola has
+    the variant's definition (``hear_model_id``); ``hear_byols`` itself is its ``PACKAGE_VARIANT``. byola has
     none: the published ``byola_retrained`` is a BYOL-A re-trained by the BYOL-S authors, not
     its official weights."""
-    name = module.split("-", 1)[0]
-    variant = "cvt" if name == "hear_byols" else name.removeprefix("hear_byols.")
-    if name != "hear_byols" and not name.startswith("hear_byols.") or variant not in variant_names():
+    variant = module_variant(module.split("-", 1)[0])
+    if variant not in variant_names():
         return None
     return variant_spec(variant).hear_model_id
 

@@ -19,12 +19,13 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from hear_byols.errors import HearByolsError  # noqa: E402
 
+from evaluation.engine import read_weights  # noqa: E402
+from evaluation.harnesses import heareval  # noqa: E402
 from evaluation.ledger import planned_chains, step_records  # noqa: E402
 from evaluation.published import join_published  # noqa: E402
-from evaluation.runner import read_weights  # noqa: E402
 from evaluation.weights import DETERMINISTIC  # noqa: E402
-from evaluation.scores import collect_scores  # noqa: E402
 
 NOT_MEANINGFUL = (
     "WARNING: {modules} ran with DETERMINISTIC TEST WEIGHTS (untrained), not the official "
@@ -57,6 +58,10 @@ def markdown_table(headers: list[str], rows: Iterable[Iterable[Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+class NoScoresError(HearByolsError, FileNotFoundError):
+    """A run folder without any scores to report (its run has not predicted yet)."""
+
+
 def weights_warning(table: pd.DataFrame) -> str | None:
     """The loud warning when any module ran with deterministic test weights."""
     modules = sorted(table.loc[table["weights"] == DETERMINISTIC, "module"].unique())
@@ -65,9 +70,9 @@ def weights_warning(table: pd.DataFrame) -> str | None:
 
 def score_table(out: Path) -> pd.DataFrame:
     """Our scores, the weights each module used, and the published score they are compared with."""
-    scores = collect_scores(Path(out) / "embeddings")
+    scores = heareval.read_scores(out)
     if scores.empty:
-        raise FileNotFoundError(f"no test.predicted-scores.json under {Path(out) / 'embeddings'}: run `python -m evaluation run` first")
+        raise NoScoresError(f"no test.predicted-scores.json under {Path(out) / 'embeddings'}: run `python -m evaluation run` first")
     weights = read_weights(out)
     table = join_published(scores)
     table["weights"] = [

@@ -16,51 +16,23 @@ from __future__ import annotations
 
 import queue
 import signal
-import subprocess
 import threading
-from dataclasses import dataclass, field
-from typing import Callable, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Mapping, Sequence
 
-from evaluation.tether import tethered
+from hear_byols.errors import HearByolsError
+
+from evaluation.children import Children
+from evaluation.steps import Step, label
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
-#: Seconds a terminated child gets to exit before it is killed.
-TERMINATE_GRACE_S = 10.0
 FINISHED = ("done", "skipped")
 #: Ctrl-C, and what SLURM sends on scancel or at the time limit: stop the children, then exit.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-class ScheduleError(ValueError):
+class ScheduleError(HearByolsError, ValueError):
     """``--jobs`` that cannot be honoured on this host."""
-
-
-@dataclass(frozen=True)
-class Step:
-    """One command of a run, the done-file that marks it complete, and the steps it waits for."""
-
-    module: str
-    task: str | None
-    name: str  # "validator", "embeddings", "predictions"
-    command: tuple[str, ...]
-    done_file: str
-    after: tuple[tuple[str, str | None, str], ...] = ()
-    env: Mapping[str, str] = field(default_factory=dict)  # additions for this step, over the slot's
-    marks_done: bool = False  # the harness (not the tool) writes the done-file
-    lock_file: str | None = None  # held while the step runs: no other process may run it meanwhile
-
-    @property
-    def key(self) -> tuple[str, str | None, str]:
-        return (self.module, self.task, self.name)
-
-    @property
-    def label(self) -> str:
-        return label(self.key)
-
-
-def label(key: tuple[str, str | None, str]) -> str:
-    """``("m", "t", "embeddings")`` -> ``"m t embeddings"`` (a validator has no task)."""
-    return " ".join(part for part in key if part)
 
 
 def visible_gpus(environ: Mapping[str, str], device_count: Callable[[], int]) -> list[str]:
@@ -109,48 +81,6 @@ def serialized(log: Callable[[str], None]) -> Callable[[str], None]:
     return locked_log
 
 
-class Children:
-    """The processes running now, so that an interrupt can stop every one of them.
-
-    Children stay in the harness's process group: Ctrl-C in a terminal and ``kill -- -PGID``
-    reach them too. Each is started through evaluation/tether.py, so that on Linux a harness
-    killed outright (SIGKILL) takes its running steps with it; the thread that starts a child
-    must wait for it (the kernel's signal follows that thread)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._running: set[subprocess.Popen] = set()
-        self.stopping = threading.Event()
-
-    def start(self, command: Sequence[str], **popen_options) -> subprocess.Popen:
-        """``Popen(command)``, tethered to this process and remembered until ``finished``;
-        refused once the run is stopping."""
-        with self._lock:
-            if self.stopping.is_set():
-                raise KeyboardInterrupt("the run is stopping")
-            process = subprocess.Popen(tethered(command), **popen_options)
-            self._running.add(process)
-            return process
-
-    def finished(self, process: subprocess.Popen) -> None:
-        with self._lock:
-            self._running.discard(process)
-
-    def stop_all(self) -> None:
-        """SIGTERM every running child, SIGKILL what is left after the grace period."""
-        self.stopping.set()
-        with self._lock:
-            running = list(self._running)
-        for process in running:
-            process.terminate()
-        for process in running:
-            try:
-                process.wait(TERMINATE_GRACE_S)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 Launch = Callable[[Step, Mapping[str, str], Children], dict]
 
 
@@ -163,6 +93,14 @@ def execute(
     ``launch(step, slot_env, children)`` runs one step and returns its record (``status``: done,
     skipped or failed); ``on_record`` is called in this thread for each record, blocked ones
     included. Returns the records in completion order."""
+    check_plan(steps)
+    execution = Execution(steps, slots, launch, on_record, log)
+    with stop_on_signals(execution.stop):
+        return execution.run()
+
+
+def check_plan(steps: Sequence[Step]) -> None:
+    """Refuse a plan with a step twice, or a step waiting for one that is not in it."""
     keys = [step.key for step in steps]
     if len(set(keys)) != len(keys):
         raise ValueError("duplicate steps in a plan")
@@ -171,84 +109,130 @@ def execute(
         missing = [after for after in step.after if after not in known]
         if missing:
             raise ValueError(f"{step.label} waits for steps not in this plan: {missing}")
-    status: dict[tuple, str] = {}
-    pending = list(steps)
-    free = list(range(len(slots)))
-    results: queue.Queue = queue.Queue()
-    children = Children()
-    records: list[dict] = []
-    running: dict[tuple, tuple[threading.Thread, int]] = {}
-    safe_log = serialized(log)
 
-    def work(step: Step, slot: int) -> None:
-        try:
-            record = launch(step, slots[slot], children)
-        except KeyboardInterrupt:
-            record = {"module": step.module, "task": step.task, "step": step.name, "status": "interrupted"}
-        except Exception as error:  # a harness error in one step must not hang the others
-            record = {"module": step.module, "task": step.task, "step": step.name, "status": "failed",
-                      "error": f"{type(error).__name__}: {error}"}
-            safe_log(f"[failed] {step.label}: {record['error']}")
-        results.put((step, slot, record))
 
-    def finish(step: Step, record: dict) -> None:
-        status[step.key] = record["status"]
-        records.append(record)
-        on_record(record)
-
-    stop = threading.Event()
-    in_main_thread = threading.current_thread() is threading.main_thread()  # signals can only be caught there
-    # a handler that only sets a flag: an exception raised at any bytecode could leave a lock of
-    # the result queue held, and the workers would hang on it
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """While inside, Ctrl-C and SIGTERM only set ``stop`` (signals can only be caught in the main
+    thread; elsewhere nothing changes). A handler that only sets a flag: an exception raised at
+    any bytecode could leave a lock of the result queue held, and the workers would hang on it."""
+    in_main_thread = threading.current_thread() is threading.main_thread()
     previous = {signum: signal.signal(signum, lambda *_: stop.set()) for signum in STOP_SIGNALS} if in_main_thread else {}
     try:
-        while pending or running:
-            progressed = True
-            while progressed:  # block what can never run; start what can
-                progressed = False
-                for step in list(pending):
-                    states = [status.get(after) for after in step.after]
-                    if any(state is not None and state not in FINISHED for state in states):
-                        pending.remove(step)
-                        failed = [label(after) for after in step.after if status.get(after) not in (None, *FINISHED)]
-                        finish(step, {"module": step.module, "task": step.task, "step": step.name,
-                                      "status": "blocked", "blocked_by": failed})
-                        safe_log(f"[blocked] {step.label}: {', '.join(failed)} did not succeed")
-                        progressed = True
-                    elif free and all(state in FINISHED for state in states) and not stop.is_set():
-                        pending.remove(step)
-                        slot = free.pop(0)
-                        thread = threading.Thread(target=work, args=(step, slot), daemon=True)
-                        running[step.key] = (thread, slot)
-                        thread.start()
-                        progressed = True
-            if stop.is_set():
-                break
-            if not running:
-                if pending:
-                    raise ValueError(f"dependency cycle among {', '.join(step.label for step in pending)}")
-                break
-            result = next_result(results, stop)
-            if result is None:
-                break
-            step, slot, record = result
-            running.pop(step.key)[0].join()
-            free.append(slot)
-            free.sort()
-            finish(step, record)
-        if stop.is_set():
-            safe_log(f"interrupted: stopping {len(running)} running step(s)")
-            children.stop_all()
-            for thread, _ in running.values():
-                thread.join()
-            while not results.empty():
-                step, _, record = results.get()
-                finish(step, {**record, "status": "interrupted"} if record["status"] == "failed" else record)
-            raise KeyboardInterrupt("stopped by a signal")
+        yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return records
+
+
+class Execution:
+    """One ``execute`` call: which steps wait, which run on which slot, how each ended.
+
+    This thread starts steps and collects their records; each running step has a thread of its
+    own that launches it and puts ``(step, slot, record)`` on ``results``."""
+
+    def __init__(
+        self, steps: Sequence[Step], slots: Sequence[Mapping[str, str]], launch: Launch,
+        on_record: Callable[[dict], None], log: Callable[[str], None],
+    ) -> None:
+        self.pending = list(steps)
+        self.slots = slots
+        self.launch = launch
+        self.on_record = on_record
+        self.log = serialized(log)
+        self.free = list(range(len(slots)))
+        self.results: queue.Queue = queue.Queue()
+        self.children = Children()
+        self.status: dict[tuple, str] = {}
+        self.records: list[dict] = []
+        self.running: dict[tuple, tuple[threading.Thread, int]] = {}
+        self.stop = threading.Event()
+
+    def run(self) -> list[dict]:
+        """Start what can start, collect one result, repeat; on a stop signal, ``interrupt``."""
+        while self.pending or self.running:
+            self.dispatch()
+            if self.stop.is_set() or not self.collect_one():
+                break
+        if self.stop.is_set():
+            self.interrupt()
+        return self.records
+
+    def dispatch(self) -> None:
+        """Block what can never run and start what can, until neither changes anything."""
+        progressed = True
+        while progressed:
+            progressed = False
+            for step in list(self.pending):
+                progressed = self.advance(step) or progressed
+
+    def advance(self, step: Step) -> bool:
+        """Block ``step`` if a step it needs did not succeed, start it if all did and a slot is free."""
+        states = [self.status.get(after) for after in step.after]
+        if any(state is not None and state not in FINISHED for state in states):
+            self.block(step)
+            return True
+        if self.free and all(state in FINISHED for state in states) and not self.stop.is_set():
+            self.start(step)
+            return True
+        return False
+
+    def block(self, step: Step) -> None:
+        self.pending.remove(step)
+        failed = [label(after) for after in step.after if self.status.get(after) not in (None, *FINISHED)]
+        self.finish(step, step.record(status="blocked", blocked_by=failed))
+        self.log(f"[blocked] {step.label}: {', '.join(failed)} did not succeed")
+
+    def start(self, step: Step) -> None:
+        self.pending.remove(step)
+        slot = self.free.pop(0)
+        thread = threading.Thread(target=self.work, args=(step, slot), daemon=True)
+        self.running[step.key] = (thread, slot)
+        thread.start()
+
+    def work(self, step: Step, slot: int) -> None:
+        """A step's thread: launch it, and hand its record (never an exception) to this run."""
+        try:
+            record = self.launch(step, self.slots[slot], self.children)
+        except KeyboardInterrupt:
+            record = step.record(status="interrupted")
+        except Exception as error:  # a harness error in one step must not hang the others
+            record = step.record(status="failed", error=f"{type(error).__name__}: {error}")
+            self.log(f"[failed] {step.label}: {record['error']}")
+        self.results.put((step, slot, record))
+
+    def collect_one(self) -> bool:
+        """Wait for one running step and record it; False when nothing is left to wait for, or
+        on a stop signal. Pending steps with nothing running can never start: a cycle."""
+        if not self.running:
+            if self.pending:
+                raise ValueError(f"dependency cycle among {', '.join(step.label for step in self.pending)}")
+            return False
+        result = next_result(self.results, self.stop)
+        if result is None:
+            return False
+        step, slot, record = result
+        self.running.pop(step.key)[0].join()
+        self.free.append(slot)
+        self.free.sort()
+        self.finish(step, record)
+        return True
+
+    def finish(self, step: Step, record: dict) -> None:
+        self.status[step.key] = record["status"]
+        self.records.append(record)
+        self.on_record(record)
+
+    def interrupt(self) -> None:
+        """Stop every running child, record what they were doing as interrupted, raise."""
+        self.log(f"interrupted: stopping {len(self.running)} running step(s)")
+        self.children.stop_all()
+        for thread, _ in self.running.values():
+            thread.join()
+        while not self.results.empty():
+            step, _, record = self.results.get()
+            self.finish(step, {**record, "status": "interrupted"} if record["status"] == "failed" else record)
+        raise KeyboardInterrupt("stopped by a signal")
 
 
 def next_result(results: queue.Queue, stop: threading.Event):

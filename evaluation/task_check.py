@@ -14,6 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hear_byols.errors import HearByolsError
+
 SPLIT_MODES = ("trainvaltest", "new_split_kfold", "presplit_kfold")
 TRAINVALTEST = ["train", "valid", "test"]
 #: The sample rate of every hear_byols variant: heareval reads their audio from ``<task>/16000/``.
@@ -25,7 +27,7 @@ _METADATA_TYPES: dict[str, tuple[type, ...]] = {
 _CHOICES = {"embedding_type": ("scene", "event"), "prediction_type": ("multiclass", "multilabel"), "split_mode": SPLIT_MODES}
 
 
-class TaskFolderError(ValueError):
+class TaskFolderError(HearByolsError, ValueError):
     """A task folder that heareval would fail on."""
 
 

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import numpy as np
 import soundfile as sf
 
-from evaluation.speech import SAMPLE_RATE, synthesize
+from evaluation.speech_synthesis import SAMPLE_RATE, synthesize
 
 #: Bump when the generated audio or labels change, so old task folders are regenerated.
 GENERATOR_VERSION = "3"

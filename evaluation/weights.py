@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from hear_byols.errors import HearByolsError
+from hear_byols.errors import HearByolsError, UsageError
 from hear_byols.testing import write_deterministic_checkpoint
+from hear_byols.variants import module_variant
 from hear_byols.weights import candidate_paths, resolve_weights
 from hear_byols.weights.env import WEIGHTS_DIR_ENV
 
@@ -33,11 +34,11 @@ OFFICIAL_DEFAULT = Weights(None, "official")
 
 
 def variant_of(module: str) -> str:
-    """``hear_byols.cvt`` -> ``cvt``; the top-level ``hear_byols`` module is the cvt variant."""
-    package, _, variant = module.partition(".")
-    if package != "hear_byols":
-        raise ValueError(f"{module!r} is not a hear_byols module (hear_byols.default, hear_byols.cvt...)")
-    return variant or "cvt"
+    """``hear_byols.cvt`` -> ``cvt``; the top-level ``hear_byols`` module is ``PACKAGE_VARIANT``."""
+    variant = module_variant(module)
+    if variant is None:
+        raise UsageError(f"{module!r} is not a hear_byols module (hear_byols.default, hear_byols.cvt...)")
+    return variant
 
 
 def parse_weights(pairs: list[str]) -> dict[str, Weights]:
@@ -46,7 +47,7 @@ def parse_weights(pairs: list[str]) -> dict[str, Weights]:
     for pair in pairs:
         module, sep, path = pair.partition("=")
         if not sep or not Path(path).is_file():
-            raise ValueError(f"--weights {pair!r}: expected MODULE=PATH to an existing checkpoint file")
+            raise UsageError(f"--weights {pair!r}: expected MODULE=PATH to an existing checkpoint file")
         out[module] = Weights(str(Path(path).resolve()), "custom")
     return out
 

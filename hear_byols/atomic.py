@@ -3,16 +3,18 @@
 Bytes go to a temporary file in the destination's directory, then ``os.replace`` renames it
 into place: on one file system the rename is atomic, so a process killed mid-write leaves either
 the old file or none, never a truncated ``.npy`` that a later run would skip as done, nor a
-half-downloaded checkpoint. Used by the CLI's outputs and by the weights download.
+half-downloaded checkpoint. Used by the CLI's outputs, the weights download, pretraining's run
+folder and the evaluation ledger (``atomic_write_json``: every JSON file written whole).
 """
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -65,6 +67,24 @@ def _staged(path: Path, write: Callable[[IO[bytes]], None], suffix: str) -> Iter
 def save_npy(path: Path, array: np.ndarray) -> None:
     """``np.save`` made atomic."""
     atomic_write(path, lambda fh: np.save(fh, array))
+
+
+def json_bytes(
+    obj: Any, *, indent: int | None = 2, sort_keys: bool = False, default: Callable[[Any], Any] | None = None,
+    end: str = "\n",
+) -> bytes:
+    """``obj`` as JSON text (ASCII: non-ASCII characters escaped) followed by ``end``."""
+    return (json.dumps(obj, indent=indent, sort_keys=sort_keys, default=default) + end).encode("ascii")
+
+
+def atomic_write_json(
+    path: Path, obj: Any, *, indent: int | None = 2, sort_keys: bool = False,
+    default: Callable[[Any], Any] | None = None, end: str = "\n",
+) -> None:
+    """Write ``obj`` to ``path`` as JSON (``json_bytes``), atomically: readers (another shard, a
+    resumed run) see the old file or the new one, never half of one."""
+    data = json_bytes(obj, indent=indent, sort_keys=sort_keys, default=default, end=end)
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 def create_out_dir(out: Path) -> None:

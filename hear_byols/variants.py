@@ -19,6 +19,7 @@ import yaml
 
 from hear_byols.encoders import Encoder, build_encoder
 from hear_byols.encoders.base import Layer
+from hear_byols import PACKAGE_VARIANT
 from hear_byols.errors import CheckpointError, InvalidOptionError
 from hear_byols.frontend import FrontendSpec
 from hear_byols.resources import package_data_dir
@@ -83,6 +84,17 @@ class VariantSpec:
 def variant_names() -> list[str]:
     """Names of all variants with a config, sorted."""
     return sorted(path.stem for path in configs_dir().glob("*.yaml"))
+
+
+
+def module_variant(module: str) -> str | None:
+    """The variant a HEAR module binds: ``hear_byols.default`` -> ``default``, ``hear_byols`` ->
+    ``PACKAGE_VARIANT``; None for a module outside the package (whether the name is a variant
+    with a config is for the caller to check)."""
+    package, dot, variant = module.partition(".")
+    if package != "hear_byols":
+        return None
+    return variant if dot else PACKAGE_VARIANT
 
 
 def configs_dir() -> Path:

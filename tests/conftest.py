@@ -21,7 +21,7 @@ def device(request) -> torch.device:
     return torch.device(request.param)
 
 
-#: Variables by which torchrun and SLURM arrays tell a process its shard (hear_byols.cli.shards,
+#: Variables by which torchrun and SLURM arrays tell a process its shard (hear_byols.distributed,
 #: evaluation.shards): a suite run inside such a job must not shard its own test runs.
 LAUNCHER_VARIABLES = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "SLURM_ARRAY_TASK_ID", "SLURM_ARRAY_TASK_COUNT",
                       "SLURM_ARRAY_TASK_MIN", "SLURM_ARRAY_TASK_MAX", "SLURM_ARRAY_TASK_STEP")

@@ -1,6 +1,6 @@
 """A stand-in for heareval's runners (milliseconds instead of minutes) to test the scheduling.
 
-``install()`` makes ``evaluation.runner`` build ``python -m fake_heareval KIND MODULE TASK DIR``
+``install()`` makes the heareval harness (``evaluation.harnesses.heareval``) build ``python -m fake_heareval KIND MODULE TASK DIR``
 commands (and skip the task-folder check); the fake step writes what heareval's would (done-files,
 the task metadata and real heareval scores from tests/fixtures/heareval/) plus start/end markers
 in ``$FAKE_MARKERS`` (the start marker holds the step's ``CUDA_VISIBLE_DEVICES`` and
@@ -23,9 +23,9 @@ TASKS = ("spoken_language_5fold", "spoken_words", "tone_word_events")
 
 
 def install(patch=setattr) -> None:
-    """Point ``evaluation.runner``'s step commands at this module (``patch``: pytest's
+    """Point the heareval harness's step commands at this module (``patch``: pytest's
     ``monkeypatch.setattr`` in a test process, plain ``setattr`` in a driver process)."""
-    from evaluation import runner
+    from evaluation.harnesses import heareval as runner
 
     def command(kind: str, module: str, task: str) -> list[str]:
         return [sys.executable, "-m", "fake_heareval", kind, module, task]

@@ -18,14 +18,15 @@ from hear_byols.api import TIMESTAMP_MODES
 from hear_byols.argtypes import count, positive
 from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
 from hear_byols.audio.files import AUDIO_EXTENSIONS
-from hear_byols.errors import HearByolsError, InvalidOptionError, UsageError
+from hear_byols.distributed import Shard
+from hear_byols.errors import InvalidOptionError, UsageError
+from hear_byols.exits import HANDLED, printable, report
+from hear_byols.extract.options import checked_device
+from hear_byols.extract.progress import LOG
+from hear_byols.extract.shards import parse_shard_option
 from hear_byols.normalization import parse_normalization
 from hear_byols.pretraining.options import add_arguments as add_pretrain_arguments, config_from_args
 from hear_byols.variants import variant_names
-
-USAGE_ERROR = 2
-INTERRUPTED = 130  # the shell's status for Ctrl-C
-
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script exits with it)."""
@@ -37,23 +38,10 @@ def main(argv: list[str] | None = None) -> int:
     handler = _log_to_stderr()
     try:
         return args.run(args)
-    except (UsageError, InvalidOptionError) as exc:
-        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
-        return USAGE_ERROR
-    except HearByolsError as exc:
-        print(printable(f"hear-byols {args.command}: error: {exc}"), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"hear-byols {args.command}: interrupted", file=sys.stderr)
-        return INTERRUPTED
+    except HANDLED as exc:
+        return report(f"hear-byols {args.command}", exc)
     finally:
-        logging.getLogger("hear_byols.cli").removeHandler(handler)
-
-
-def printable(text: str) -> str:
-    """``text`` with the bytes of non-UTF-8 file names (surrogate escapes, as Python decodes them)
-    shown as ``\\xe9``: a stderr that is not lenient would raise on them, mid-run."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        LOG.removeHandler(handler)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,22 +107,14 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_embed(args: argparse.Namespace) -> int:
-    from hear_byols.cli.embed import EmbedOptions, run_embed
-    from hear_byols.cli.inputs import expand_inputs
+    from hear_byols.extract import embed_files
 
-    from hear_byols.cli.shards import choose_shard, resolve_device
-
-    shard, shard_source = choose_shard(args.shard)
-    items = expand_inputs(args.paths)
-    options = EmbedOptions(
-        variant=args.model, weights=args.weights, out_dir=args.out, timestamps=args.timestamps, hop_ms=args.hop,
-        # the timestamp mode means nothing to scene embeddings: a scene run never fails for it
-        timestamp_mode=args.timestamp_mode if args.timestamps else "exact",
-        normalization=args.normalization, device=resolve_device(args.device),
-        overwrite=args.overwrite, quiet=args.quiet, workers=args.workers, batch_size=args.batch_size,
-        shard=shard, shard_source=shard_source, layer=args.layer,
+    summary = embed_files(
+        args.paths, args.model, args.out, weights=args.weights, timestamps=args.timestamps, hop_ms=args.hop,
+        timestamp_mode=args.timestamp_mode, normalization=args.normalization, layer=args.layer, device=args.device,
+        workers=args.workers, batch_size=args.batch_size, shard=args.shard, overwrite=args.overwrite, quiet=args.quiet,
     )
-    return run_embed(items, options)
+    return 0 if summary.ok else 1
 
 
 def _add_output_commands(commands: argparse._SubParsersAction) -> None:
@@ -149,15 +129,26 @@ def _add_output_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def _run_index_merge(args: argparse.Namespace) -> int:
-    from hear_byols.cli.outputs import merge_index_of
+    from hear_byols.extract import merge_index_now
 
-    return merge_index_of(args.out)
+    print(printable(f"hear-byols index: merged {merge_index_now(args.out)}"), file=sys.stderr)
+    return 0
 
 
 def _run_verify_embeddings(args: argparse.Namespace) -> int:
-    from hear_byols.cli.outputs import verify_embeddings
+    """0 when every recorded output and input matches; 1 naming each that does not."""
+    from hear_byols.extract import verify_embeddings
 
-    return verify_embeddings(args.out)
+    found = verify_embeddings(args.out)
+    notes = "".join(f"; {count} {what}" for what, count in found.unchecked.items() if count)
+    print(f"hear-byols verify-embeddings: {found.outputs - len(found.bad_outputs)} of {found.outputs} outputs match, "
+          f"{found.unchanged_inputs} input(s) unchanged{notes}", file=sys.stderr)
+    if found.problems:
+        print(f"mismatching, missing or from a changed input ({len(found.problems)}); rerun the same embed command "
+              "(no --overwrite needed): it recomputes exactly these", file=sys.stderr)
+        print(printable("\n".join(found.problems)), file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run_info(args: argparse.Namespace) -> int:
@@ -186,9 +177,7 @@ def _run_pretrain(args: argparse.Namespace) -> int:
     return run_pretraining(config_from_args(args))
 
 
-def _shard(text: str):
-    from hear_byols.cli.shards import parse_shard_option
-
+def _shard(text: str) -> Shard | str:
     try:
         return parse_shard_option(text)
     except UsageError as exc:
@@ -206,24 +195,16 @@ def _normalization(text: str) -> str | list[float]:
 
 def _device(text: str) -> torch.device:
     try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu, cuda or cuda:N") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise argparse.ArgumentTypeError(f"{text!r}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
-        if (device.index or 0) >= torch.cuda.device_count():
-            raise argparse.ArgumentTypeError(f"{text!r}: only {torch.cuda.device_count()} CUDA device(s) are visible")
-    elif device.type != "cpu":
-        raise argparse.ArgumentTypeError(f"{text!r}: expected cpu, cuda or cuda:N")
-    return device
+        return checked_device(text)
+    except InvalidOptionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _log_to_stderr() -> logging.Handler:
-    """Plain ``message`` lines on the current stderr (added per call so tests capture them)."""
-    logger = logging.getLogger("hear_byols.cli")
-    logger.setLevel(logging.INFO)
+    """The engine's reports as plain ``message`` lines on the current stderr (added per call so
+    tests capture them)."""
+    LOG.setLevel(logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logger.addHandler(handler)
+    LOG.addHandler(handler)
     return handler

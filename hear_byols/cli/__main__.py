@@ -3,4 +3,5 @@ import sys
 
 from hear_byols.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (pkgutil.walk_packages, docs tools) must not run the CLI
+    sys.exit(main())

@@ -1,28 +1,24 @@
-"""Everything a run needs before its first step: model, data, statistics, hybrid targets."""
+"""What a run reads before its first step: initial weights, the data manifest, the dataset
+statistics (of the log-mels, and of an objective's targets), and the loader of its batches."""
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from hear_byols.atomic import atomic_write
 from hear_byols.checkpoint import encoder_state_dict, identify_variants, official_owner, read_checkpoint
 from hear_byols.errors import CheckpointError, TrainingDataError, UsageError, WrongVariantError
 from hear_byols.frontend import LogMelFrontend
-from hear_byols.pretraining.data import Batch, CropDataset, TargetSource, collate, file_fingerprint, manifest_hash, name_files
+from hear_byols.pretraining.data import Batch, CropDataset, collate, file_fingerprint, manifest_hash, name_files
 from hear_byols.pretraining.finite import nonfinite_rows
-from hear_byols.pretraining.hybrid import Functionals, OnTheFly, TargetTable, ZScore
 from hear_byols.pretraining.launch import Distributed
 from hear_byols.pretraining.norm import mean_std
 from hear_byols.pretraining.stopping import ignore_stop_signals
-from hear_byols.pretraining.outputs import save_json
 from hear_byols.variants import variant_names
 from hear_byols.weights import resolve_weights
 
@@ -81,7 +77,8 @@ def _chunks(indices: list[int], size: int) -> list[list[int]]:
     return [indices[start : start + size] for start in range(0, len(indices), size)]
 
 
-def _batches(dataset: CropDataset, indices: list[int], batch: int, workers: int) -> Iterator[Batch]:
+def read_batches(dataset: CropDataset, indices: list[int], batch: int, workers: int) -> Iterator[Batch]:
+    """The files ``indices`` of ``dataset`` in batches of ``batch``, read by ``workers`` processes."""
     return iter(loader(dataset, _chunks(indices, batch), workers)) if indices else iter(())
 
 
@@ -97,16 +94,18 @@ def data_manifest(files: list[Path], ctx: Distributed) -> str:
 
 
 def dataset_statistics(dataset: CropDataset, frontend: LogMelFrontend, ctx: Distributed, sample: int, seed: int,
-                       batch: int, workers: int, failed: dict[int, str]) -> tuple[tuple[float, float], ZScore | None]:
-    """Log-mel mean/std over a seeded sample of crops (and, when the dataset yields hybrid
-    targets, their per-functional statistics), each rank reading its share, summed over ranks.
-    Refused (``TrainingDataError``) when they would be NaN, infinite or a zero std."""
+                       batch: int, workers: int, failed: dict[int, str]
+                       ) -> tuple[tuple[float, float], torch.Tensor | None]:
+    """Log-mel mean/std over a seeded sample of crops (and, when the dataset yields an
+    objective's targets, their summed rows ``[count, sum, sum of squares]`` per target), each
+    rank reading its share, summed over ranks. Refused (``TrainingDataError``) when they would
+    be NaN, infinite or a zero std."""
     order = torch.randperm(len(dataset), generator=torch.Generator().manual_seed(seed)).tolist()[:sample]
     dataset.epoch = STATS_EPOCH
     sums = torch.zeros(3, dtype=torch.float64)
     target_sums: torch.Tensor | None = None
     seen = SampleReport()
-    for item in _batches(dataset, order[ctx.rank :: ctx.world], batch, workers):
+    for item in read_batches(dataset, order[ctx.rank :: ctx.world], batch, workers):
         failed.update(item.failed)
         seen.failed.update(item.failed)
         if not item.indices:
@@ -125,7 +124,7 @@ def dataset_statistics(dataset: CropDataset, frontend: LogMelFrontend, ctx: Dist
         return stats, None
     if target_sums is None:  # this rank read no crop: contribute zeros of the right width
         target_sums = torch.zeros(3, dataset.targets.size, dtype=torch.float64)
-    return stats, ZScore.from_sums(ctx.sum(target_sums))
+    return stats, ctx.sum(target_sums)
 
 
 @dataclass
@@ -169,37 +168,3 @@ class SampleReport:
                 f"all {len(self.read)} crops sampled for the dataset statistics have one constant log-mel value "
                 f"({self.low:.6g}: digital silence), e.g. {name_files(files, self.read)}: their std is 0 and nothing "
                 "can be learnt from them; train on audio with content")
-
-
-def target_table(dataset: CropDataset, functionals: Functionals, ctx: Distributed, cache: Path, manifest: str,
-                 batch: int, workers: int, failed: dict[int, str]) -> np.ndarray:
-    """The functionals of every file's fixed (``first``) crop, computed once over all ranks and
-    cached in RUN_DIR (reused while the data manifest and feature set are unchanged)."""
-    key = {"manifest": manifest, "feature_set": functionals.name, "n_files": len(dataset)}
-    sidecar = cache.with_suffix(".json")
-    if not (cache.is_file() and sidecar.is_file() and json.loads(sidecar.read_text()) == key):
-        dataset.targets = OnTheFly(functionals)
-        mine: list[tuple[int, np.ndarray]] = []
-        for item in _batches(dataset, list(range(ctx.rank, len(dataset), ctx.world)), batch, workers):
-            failed.update(item.failed)
-            if item.targets is not None:
-                mine.extend(zip(item.indices, item.targets.numpy()))
-        parts = ctx.gather(mine)
-        if ctx.main:
-            table = np.zeros((len(dataset), functionals.size), np.float32)
-            for part in parts:
-                for index, values in part:
-                    table[index] = values
-            atomic_write(cache, lambda fh: np.save(fh, table))
-            save_json(sidecar, key)
-        ctx.barrier()
-    return np.load(cache)
-
-
-def hybrid_source(cfg_crop: str, dataset: CropDataset, functionals: Functionals, ctx: Distributed, run_dir: Path,
-                  manifest: str, batch: int, workers: int, failed: dict[int, str]) -> TargetSource:
-    """Targets looked up from the cached table for fixed crops, computed per crop otherwise."""
-    if cfg_crop != "first":
-        return OnTheFly(functionals)
-    table = target_table(dataset, functionals, ctx, run_dir / "hybrid_targets.npy", manifest, batch, workers, failed)
-    return TargetTable(table)

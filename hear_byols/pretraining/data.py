@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import Dataset
 
 from hear_byols.audio.files import read_audio_16k
-from hear_byols.cli.inputs import expand_inputs
+from hear_byols.audio.inputs import expand_inputs
 from hear_byols.errors import HearByolsError, UsageError
 from hear_byols.weights import sha256_of
 
@@ -87,7 +87,7 @@ def take_crop(samples: np.ndarray, mode: str, seed: int, epoch: int, index: int)
 
 
 class TargetSource(Protocol):
-    """Hybrid BYOL-S targets of a crop: ``source(file index, crop) -> (size,)`` float32."""
+    """An objective's targets of a crop (``objectives``): ``source(file index, crop) -> (size,)`` float32."""
 
     size: int
 
@@ -96,7 +96,7 @@ class TargetSource(Protocol):
 
 @dataclass
 class Item:
-    """One crop (or why its file failed) with its index and optional hybrid targets."""
+    """One crop (or why its file failed) with its index and optional targets."""
 
     index: int
     crop: np.ndarray | None
@@ -107,7 +107,7 @@ class Item:
 class CropDataset(Dataset):
     """``dataset[i]`` -> the current epoch's crop of file ``i`` (an unreadable file yields an
     ``Item`` with its error instead of stopping the run). ``targets(index, crop)`` supplies
-    Hybrid BYOL-S targets when set."""
+    the objective's targets when set."""
 
     def __init__(self, files: list[Path], mode: str, seed: int,
                  targets: TargetSource | None = None) -> None:

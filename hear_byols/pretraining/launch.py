@@ -15,8 +15,8 @@ import torch
 import torch.distributed as dist
 from torch.distributed.constants import default_pg_timeout
 
+from hear_byols.distributed import cuda_device, local_rank, torchrun_rank
 from hear_byols.errors import UsageError
-from hear_byols.launchers import torchrun_rank
 
 #: How long the processes of a job wait for each other before giving up. torchrun starts its
 #: workers only once its own rendezvous is complete, so they meet at once; a process started
@@ -71,8 +71,8 @@ class Distributed:
 def start(device: str = "auto", sync_bn: bool = False) -> Distributed:
     """Join torchrun's process group if there is one, and choose this process's device."""
     rank, world = _launcher_rank(os.environ)
-    local_rank = _local_rank(os.environ)
-    chosen = choose_device(device, local_rank)
+    local = local_rank(os.environ) or 0
+    chosen = choose_device(device, local)
     if world > 1 and chosen.type == "cuda" and ":" in device:
         raise UsageError(f"--device {device} would put all {world} processes on one GPU: pass --device cuda "
                          "(each process takes cuda:LOCAL_RANK)")
@@ -83,7 +83,7 @@ def start(device: str = "auto", sync_bn: bool = False) -> Distributed:
         torch.cuda.set_device(chosen)
     if world > 1 and not dist.is_initialized():
         _join(rank, world, "nccl" if chosen.type == "cuda" else "gloo", os.environ)
-    return Distributed(rank, world, local_rank, chosen)
+    return Distributed(rank, world, local, chosen)
 
 
 def choose_device(asked: str, local_rank: int) -> torch.device:
@@ -101,12 +101,10 @@ def choose_device(asked: str, local_rank: int) -> torch.device:
         return device
     if not torch.cuda.is_available():
         raise UsageError(f"--device {asked}: CUDA is not available here (torch {torch.__version__}); use --device cpu")
-    source = "" if device.index is not None else f" (from LOCAL_RANK={local_rank})"
-    device = torch.device("cuda", local_rank if device.index is None else device.index)
-    if device.index >= torch.cuda.device_count():
-        raise UsageError(f"--device {asked}: cuda:{device.index}{source} does not exist, only "
-                         f"{torch.cuda.device_count()} CUDA device(s) are visible")
-    return device
+    try:
+        return cuda_device(local_rank if device.index is None else device.index, from_local_rank=device.index is None)
+    except UsageError as exc:
+        raise UsageError(f"--device {asked}: {exc}") from None
 
 
 def _launcher_rank(env: Mapping[str, str]) -> tuple[int, int]:
@@ -116,15 +114,6 @@ def _launcher_rank(env: Mapping[str, str]) -> tuple[int, int]:
     except UsageError as exc:
         raise UsageError(f"{exc}. For pretrain: start several processes with torchrun, or unset RANK and "
                          "WORLD_SIZE to train in this one process") from None
-
-
-def _local_rank(env: Mapping[str, str]) -> int:
-    text = env.get("LOCAL_RANK", "0")
-    try:
-        return int(text)
-    except ValueError:
-        raise UsageError(f"LOCAL_RANK={text!r} is not an integer: start several processes with torchrun, "
-                         "or unset LOCAL_RANK") from None
 
 
 def _join(rank: int, world: int, backend: str, env: Mapping[str, str]) -> None:

@@ -48,7 +48,7 @@ def byol_loss(prediction: Tensor, target: Tensor) -> Tensor:
 
 class ByolLearner(nn.Module):
     """``forward(view1, view2)`` returns the symmetrised BYOL loss (batch mean) and the online
-    representations of both views (the hybrid head reads them)."""
+    representations of both views (an objective's heads read them)."""
 
     def __init__(self, net: nn.Module, embedding_size: int, projection_size: int = 256, hidden: int = 4096,
                  tau: float = 0.99) -> None:

@@ -1,4 +1,5 @@
-"""Pre-normalisation of the log-mel crops, before the augmentations.
+"""Pre-normalisation of the log-mel crops, before the augmentations; standardisation of an
+objective's targets (``ZScore``).
 
 Default: one mean/std of the dataset, measured on a sample of crops before training (summed
 over all ranks, so every rank uses the same numbers) and recorded with the run. Option
@@ -69,3 +70,23 @@ def mean_std(total: Tensor) -> tuple[float, float]:
     count, value_sum, square_sum = total.tolist()
     mean = value_sum / count
     return mean, max(square_sum / count - mean * mean, 0.0) ** 0.5
+
+
+class ZScore:
+    """Per-target standardisation with dataset statistics (constant targets -> 0)."""
+
+    def __init__(self, mean: Tensor, std: Tensor) -> None:
+        self.mean, self.std = mean.float(), torch.where(std > 0, std, torch.ones_like(std)).float()
+
+    def __call__(self, targets: Tensor) -> Tensor:
+        return (targets - self.mean.to(targets.device)) / self.std.to(targets.device)
+
+    @classmethod
+    def from_sums(cls, total: Tensor) -> "ZScore":
+        """From summed rows ``[count..., sum, sum of squares]`` as a ``(3, n)`` float64 tensor."""
+        count, value_sum, square_sum = total
+        mean = value_sum / count
+        return cls(mean, (square_sum / count - mean * mean).clamp_min(0).sqrt())
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {"mean": self.mean, "std": self.std}

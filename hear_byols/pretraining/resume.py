@@ -3,7 +3,7 @@ would make the continued run differ from an uninterrupted one (naming it), then 
 
 The checkpoint is checked in two stages so that a bad ``--resume`` fails in seconds: its file
 and options before the data are scanned, its data manifest as soon as the files are listed
-(before statistics or Hybrid targets), and its state last, into the freshly built run.
+(before statistics or an objective's targets), and its state last, into the freshly built run.
 """
 from __future__ import annotations
 
@@ -15,13 +15,16 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from hear_byols.errors import UsageError
-from hear_byols.pretraining.hybrid import ZScore
 from hear_byols.pretraining.launch import Distributed
-from hear_byols.pretraining.options import PretrainConfig
+from hear_byols.pretraining.norm import ZScore
+from hear_byols.pretraining.objectives import resume_keys
+from hear_byols.pretraining.options import PretrainConfig, RunOptions
+from hear_byols.pretraining.state import Position, Progress
+from hear_byols.pretraining.step import Views
 from hear_byols.weights.hashing import sha256_of
 
 if TYPE_CHECKING:
-    from hear_byols.pretraining.loop import Run
+    from hear_byols.pretraining.objectives.base import Objective
 
 log = logging.getLogger("hear_byols.pretraining")
 
@@ -34,9 +37,11 @@ CHECKPOINT_KEYS = frozenset({
 #: Options a resume may change: how long, how fast and where the run goes on, never what it computes.
 #: ``data`` may name the same files differently (the manifest is compared); ``init`` only seeds a new
 #: run; ``device`` may be spelt differently (the device type is compared). Every other option, and
-#: any option added later, must be the checkpoint's.
+#: any option added later, must be the checkpoint's: the objectives' too (``resume_keys``).
 MAY_CHANGE = frozenset({"data", "out", "resume", "overwrite", "init", "device", "epochs", "max_steps", "max_time",
                         "workers", "save_every", "quiet"})
+#: The options a resume must keep, in flag order.
+MUST_MATCH = (*(f.name for f in dataclasses.fields(RunOptions) if f.name not in MAY_CHANGE), *sorted(resume_keys()))
 
 
 def checkpoint_file(resume: str) -> Path:
@@ -70,8 +75,7 @@ def check_same_settings(state: dict[str, Any], cfg: PretrainConfig, ctx: Distrib
     """UsageError naming every option, process count or device type that differs from the checkpoint's."""
     saved = state["config"]
     changed = [f"--{key.replace('_', '-')} {saved.get(key)!r} -> {getattr(cfg, key)!r}"
-               for key in (f.name for f in dataclasses.fields(cfg)) if key not in MAY_CHANGE
-               and saved.get(key) != getattr(cfg, key)]
+               for key in MUST_MATCH if saved.get(key) != getattr(cfg, key)]
     if state["world"] != ctx.world:
         changed.append(f"processes {state['world']} -> {ctx.world}")
     if state["device_type"] != ctx.device.type:
@@ -91,27 +95,31 @@ def check_same_data(state: dict[str, Any], manifest: str, n_files: int, file: Pa
                          "Resume with the same files, or start a new run (another --out, or --overwrite)")
 
 
-def restore(run: Run, state: dict[str, Any], file: Path) -> None:
-    """Put the checkpoint's state into the freshly built ``run``."""
+def restored_progress(state: dict[str, Any]) -> Progress:
+    """The run's progress as the checkpoint left it."""
+    return Progress(Position(**state["position"]), dict(state["failed"]), dict(state["info"]), state["elapsed_s"],
+                    list(state["sessions"]))
+
+
+def restore(state: dict[str, Any], file: Path, objective: Objective, optimiser: torch.optim.Optimizer, views: Views,
+            ctx: Distributed) -> None:
+    """Put the checkpoint's state into the freshly built objective, optimiser and views, and
+    this process's random state into torch."""
     try:
-        run.objective.load_state_dict(state["objective"])
-        run.optimiser.load_state_dict(state["optimiser"])
+        objective.load_state_dict(state["objective"])
+        optimiser.load_state_dict(state["optimiser"])
     except (RuntimeError, ValueError, KeyError) as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UsageError(f"--resume {file}: its model does not fit this run's ({reason}); was the file edited?") from None
-    run.position = dataclasses.replace(run.position, **state["position"])
-    run.failed = dict(state["failed"])
-    run.info.update(state["info"])
-    run.elapsed_before = state["elapsed_s"]
-    run.sessions = list(state["sessions"])
-    run.zscore = None if state["zscore"] is None else ZScore(**state["zscore"])
-    mine = state["ranks"][run.ctx.rank]
-    run.prenorm.load_state_dict(mine["prenorm"])
-    run.views.load_state_dict(mine["views"])
+        raise UsageError(f"--resume {file}: its model does not fit this run's ({reason}); "
+                         "was the file edited?") from None
+    objective.zscore = None if state["zscore"] is None else ZScore(**state["zscore"])
+    mine = state["ranks"][ctx.rank]
+    views.prenorm.load_state_dict(mine["prenorm"])
+    views.augment.load_state_dict(mine["views"])
     torch.set_rng_state(mine["torch_rng"])
-    if mine["cuda_rng"] is not None and run.ctx.device.type == "cuda":
-        torch.cuda.set_rng_state(mine["cuda_rng"], run.ctx.device)
+    if mine["cuda_rng"] is not None and ctx.device.type == "cuda":
+        torch.cuda.set_rng_state(mine["cuda_rng"], ctx.device)
     encoder = file.parent / "encoder.pth"
-    if run.ctx.main and encoder.is_file() and sha256_of(encoder) != state["encoder_sha256"]:
-        log.warning(f"pretrain: {encoder} is not the encoder of {file} (step {run.position.step}; killed between "
-                    "the two renames, or replaced): this run writes the checkpoint's encoder at its next save")
+    if ctx.main and encoder.is_file() and sha256_of(encoder) != state["encoder_sha256"]:
+        log.warning(f"pretrain: {encoder} is not the encoder of {file} (step {state['position']['step']}; killed "
+                    "between the two renames, or replaced): this run writes the checkpoint's encoder at its next save")

@@ -6,16 +6,17 @@ import logging
 import sys
 from pathlib import Path
 
-from hear_byols.errors import HearByolsError, UsageError
+from hear_byols.exits import FAILURE, HANDLED, print_error, report
 from hear_byols.pretraining import launch
-from hear_byols.pretraining.loop import Run, train
+from hear_byols.pretraining.loop import train
 from hear_byols.pretraining.options import PretrainConfig
 from hear_byols.pretraining.rundir import claimed_run_dir
+from hear_byols.pretraining.state import Run
 from hear_byols.pretraining.stopping import COMPLETED, MAX_TIME, exit_status
 
 log = logging.getLogger("hear_byols.pretraining")
 #: A disk that is full, over quota or read-only: a storage error, wherever a file is written
-#: (the run's saves say more; this covers the Hybrid target cache and the loss plot).
+#: (the run's saves say more; this covers an objective's target cache and the loss plot).
 STORAGE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS)
 
 
@@ -29,28 +30,17 @@ def run_pretraining(cfg: PretrainConfig) -> int:
         log.setLevel(logging.INFO)
     try:
         ctx = launch.start(cfg.device, sync_bn=cfg.sync_bn)
-    except UsageError as exc:
-        print(f"pretrain: error: {exc}", file=sys.stderr)
-        return 2
-    try:
         with claimed_run_dir(cfg, ctx):
             result = train(cfg, ctx)
-    except UsageError as exc:
-        print(f"pretrain: error: {exc}", file=sys.stderr)
-        return 2
-    except HearByolsError as exc:
-        print(f"pretrain: error: {exc}", file=sys.stderr)
-        return 1
+    except HANDLED as exc:  # Ctrl-C during setup, or twice during training: stopped at once
+        return report("pretrain", exc, interrupted=f"stopped at once, unsaved; {cfg.out} keeps its last checkpoint, "
+                      "if any")
     except OSError as exc:
         if exc.errno not in STORAGE_ERRNOS:
             raise
-        print(f"pretrain: error: cannot write {exc.filename or cfg.out} ({exc.strerror}): free space there, or "
-              f"make it writable; a saved checkpoint is continued with --resume {cfg.out}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # Ctrl-C during setup, or twice during training
-        print(f"pretrain: interrupted: stopped at once, unsaved; {cfg.out} keeps its last checkpoint, if any",
-              file=sys.stderr)
-        return 130
+        print_error("pretrain", f"cannot write {exc.filename or cfg.out} ({exc.strerror}): free space there, or make "
+                    f"it writable; a saved checkpoint is continued with --resume {cfg.out}")
+        return FAILURE
     finally:
         launch.stop()
     if ctx.main:
@@ -60,9 +50,9 @@ def run_pretraining(cfg: PretrainConfig) -> int:
 
 def summary(run: Run) -> str:
     """The last line a run prints: what it did, and how to go on when it stopped early."""
-    pos, out = run.position, Path(run.cfg.out)
-    done = (f"{pos.step} of {run.total_steps} steps ({pos.epoch} full epochs) on {run.ctx.world} process(es); "
-            f"{len(run.failed)} unreadable file(s); encoder -> {out / 'encoder.pth'}")
+    pos, out = run.progress.position, Path(run.cfg.out)
+    done = (f"{pos.step} of {run.data.total_steps} steps ({pos.epoch} full epochs) on {run.ctx.world} process(es); "
+            f"{len(run.progress.failed)} unreadable file(s); encoder -> {out / 'encoder.pth'}")
     if run.stopped_by == COMPLETED:
         return f"pretrain: {done}"
     why = "--max-time" if run.stopped_by == MAX_TIME else run.stopped_by

@@ -25,9 +25,9 @@ from hear_byols.pretraining.resume import checkpoint_file
 from hear_byols.stale import remove_stale_temporaries
 
 LOCK_NAME = ".hear-byols-pretrain.lock"
-#: Files that make RUN_DIR hold a run (a folder with only a Hybrid target cache holds none).
+#: Files that make RUN_DIR hold a run (a folder with only an objective's target cache holds none).
 RUN_MARKERS = ("checkpoint.pt", "encoder.pth", "run.json", "metrics.csv")
-#: Everything a run writes; ``--overwrite`` deletes these (the Hybrid target cache is keyed, and kept).
+#: Everything a run writes; ``--overwrite`` deletes these (an objective's target cache is keyed, and kept).
 RUN_FILES = (*RUN_MARKERS, "loss.png", "unreadable.txt")
 
 

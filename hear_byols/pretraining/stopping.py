@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Mapping
 from types import FrameType
 from typing import Any
 
@@ -37,9 +38,9 @@ class StopSignals:
     def __exit__(self, *exc_info: object) -> None:
         self._restore()
 
-    def flags(self) -> list[float]:
-        """One 0/1 flag per stop signal, to be summed over the processes."""
-        return [float(self.received == number) for number in STOP_SIGNALS]
+    def flags(self) -> dict[str, float]:
+        """One 0/1 flag per stop signal, by its name, to be summed over the processes."""
+        return {number.name: float(self.received == number) for number in STOP_SIGNALS}
 
     def _note(self, number: int, frame: FrameType | None) -> None:
         if self.received == number:  # asked twice: the previous behaviour, at once (torchrun adds
@@ -59,9 +60,9 @@ class StopSignals:
         self._previous = {}
 
 
-def agreed_signal(totals: list[float]) -> signal.Signals | None:
+def agreed_signal(totals: Mapping[str, float]) -> signal.Signals | None:
     """The stop signal that reached any process (SIGTERM first), from the summed ``flags()``."""
-    return next((number for number, total in zip(STOP_SIGNALS, totals) if total > 0), None)
+    return next((number for number in STOP_SIGNALS if totals[number.name] > 0), None)
 
 
 def ignore_stop_signals(worker_id: int) -> None:

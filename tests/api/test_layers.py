@@ -281,7 +281,7 @@ def test_docs_layer_table_matches_the_encoders():
 def test_evaluation_run_passes_the_layer_to_heareval(tmp_path):
     """``python -m evaluation run --model-options '{"layer": "conv2"}'`` needs nothing more: the
     option reaches heareval's runner, which names the embedding folder after it."""
-    from evaluation.runner import RunConfig, embed_task_dir, embeddings_command
+    from evaluation.harnesses.heareval import RunConfig, embed_task_dir, embeddings_command
     from evaluation.weights import OFFICIAL_DEFAULT
 
     run = RunConfig(tmp_path / "tasks", tmp_path / "out", {"layer": "conv2"}, "faster")

@@ -150,7 +150,7 @@ def test_out_of_memory_on_one_file_says_what_to_do(
     def exhausted(*args: object) -> None:
         raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 57611520512 bytes")
 
-    monkeypatch.setattr("hear_byols.cli.embed.get_scene_embeddings", exhausted)
+    monkeypatch.setattr("hear_byols.extract.embed.get_scene_embeddings", exhausted)
     path = write_audio(tmp_path / "long.wav", tone(16000, 1.0), 16000)
     assert embed(weights, path, "--out", tmp_path / "out") == 1
     assert "RuntimeError: DefaultCPUAllocator" in capsys.readouterr().err

@@ -24,10 +24,11 @@ from helpers.audio import tone, write_audio
 from helpers.variants import ALL_VARIANTS
 from hear_byols.api import get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.audio.files import read_audio_16k
-from hear_byols.cli.batching import SceneBatcher
-from hear_byols.cli.inputs import InputFile
-from hear_byols.cli.journal import JOURNAL_NAME
-from hear_byols.cli.shards import Shard
+from hear_byols.extract.batching import SceneBatcher
+from hear_byols.audio.inputs import InputFile
+from hear_byols.extract.journal import JOURNAL_NAME
+from hear_byols.distributed import Shard
+from hear_byols.extract.shards import owns
 from hear_byols.model import ByolsModel
 from helpers.cli import embed
 
@@ -135,7 +136,7 @@ def test_a_non_finite_embedding_in_a_batch_fails_only_its_file(checkpoint_path, 
 
 
 def test_long_and_short_clips_are_embedded_alone(checkpoint_path, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr("hear_byols.cli.batching.MAX_BATCHED_SECONDS", 1.5)
+    monkeypatch.setattr("hear_byols.extract.batching.MAX_BATCHED_SECONDS", 1.5)
     batched: list[int] = []
     encode = SceneBatcher.encode
     monkeypatch.setattr(SceneBatcher, "encode", lambda self, group: batched.append(len(group)) or encode(self, group))
@@ -195,7 +196,7 @@ def test_ctrl_c_with_workers_writes_the_index_of_the_files_done(checkpoint_path,
 
 def test_a_shard_that_owns_no_file_succeeds(checkpoint_path, tmp_path: Path, capsys) -> None:
     path = write_audio(tmp_path / "a.wav", tone(16000, 0.5), 16000)
-    owner = next(i for i in range(4) if Shard(i, 4).owns(InputFile(path, Path("a.wav"))))
+    owner = next(i for i in range(4) if owns(InputFile(path, Path("a.wav")), Shard(i, 4)))
     idle = (owner + 1) % 4
     out = tmp_path / "out"
     assert embed("default", checkpoint_path("default"), path, "--out", out, "--shard", f"{idle}/4") == 0

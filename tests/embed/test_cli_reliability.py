@@ -15,8 +15,8 @@ import pytest
 import torch
 
 from helpers.audio import tone, write_audio
-from hear_byols.cli.failures import failure_reason
-from hear_byols.cli.journal import JOURNAL_NAME, read_journal
+from hear_byols.extract.failures import failure_reason
+from hear_byols.extract.journal import JOURNAL_NAME, read_journal
 from hear_byols.stale import STALE_AFTER_S
 from helpers.cli import embed_with
 
@@ -114,7 +114,7 @@ def test_sticky_cuda_error_stops_the_run(weights: Path, tmp_path: Path, monkeypa
         calls.append(1)
         raise RuntimeError("CUDA error: an illegal memory access was encountered")
 
-    monkeypatch.setattr("hear_byols.cli.embed.get_scene_embeddings", broken)
+    monkeypatch.setattr("hear_byols.extract.embed.get_scene_embeddings", broken)
     inputs = many_files(tmp_path / "in", 3, seconds=0.5)
     assert embed(weights, inputs, "--out", tmp_path / "out") == 1
     err = capsys.readouterr().err
@@ -131,8 +131,8 @@ def test_out_of_memory_frees_the_cache_and_gives_the_hint_of_the_mode(
     def exhausted(*args: object, **kwargs: object) -> None:
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
-    monkeypatch.setattr(f"hear_byols.cli.embed.get_{'timestamp' if timestamps else 'scene'}_embeddings", exhausted)
-    monkeypatch.setattr("hear_byols.cli.failures.torch.cuda.empty_cache", lambda: emptied.append(1))
+    monkeypatch.setattr(f"hear_byols.extract.embed.get_{'timestamp' if timestamps else 'scene'}_embeddings", exhausted)
+    monkeypatch.setattr("hear_byols.extract.failures.torch.cuda.empty_cache", lambda: emptied.append(1))
     inputs = many_files(tmp_path / "in", 2, seconds=0.5)
     assert embed(weights, inputs, "--out", tmp_path / "out", *(["--timestamps"] if timestamps else [])) == 1
     err = capsys.readouterr().err
@@ -144,7 +144,7 @@ def test_out_of_memory_frees_the_cache_and_gives_the_hint_of_the_mode(
 
 
 def test_non_finite_embedding_is_a_failed_file(weights: Path, tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr("hear_byols.cli.embed.get_scene_embeddings", lambda audio, model: torch.full((1, 2048), float("nan")))
+    monkeypatch.setattr("hear_byols.extract.embed.get_scene_embeddings", lambda audio, model: torch.full((1, 2048), float("nan")))
     path = write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000)
     assert embed(weights, path, "--out", tmp_path / "out") == 1
     assert "NaN or Inf" in capsys.readouterr().err and not (tmp_path / "out" / "a.wav.npy").exists()
@@ -175,14 +175,14 @@ def test_malformed_index_is_a_usage_error_before_any_work(
     out = tmp_path / "out"
     out.mkdir()
     (out / "index.json").write_text(json.dumps(index))
-    monkeypatch.setattr("hear_byols.cli.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
+    monkeypatch.setattr("hear_byols.extract.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
     assert embed(weights, write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000), "--out", out) == 2
     assert problem in capsys.readouterr().err
 
 
 def test_out_naming_a_file_is_a_usage_error_before_any_work(weights: Path, tmp_path: Path, monkeypatch, capsys) -> None:
     (tmp_path / "taken").write_text("a file")
-    monkeypatch.setattr("hear_byols.cli.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
+    monkeypatch.setattr("hear_byols.extract.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
     assert embed(weights, write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000), "--out", tmp_path / "taken") == 2
     assert "is a file, not a directory" in capsys.readouterr().err
 
@@ -191,7 +191,7 @@ def test_a_full_disk_when_writing_the_index_says_free_space(weights: Path, tmp_p
     def full(path: Path, write, **kwargs) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("hear_byols.cli.index.atomic_write", full)
+    monkeypatch.setattr("hear_byols.extract.index.atomic_write_json", full)
     assert embed(weights, write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000), "--out", tmp_path / "out") == 1
     err = capsys.readouterr().err
     assert "cannot write" in err and "free space" in err and "Traceback" not in err

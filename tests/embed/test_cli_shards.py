@@ -19,10 +19,11 @@ from filelock import FileLock
 
 from helpers.audio import tone, write_audio
 from hear_byols.cli import main
-from hear_byols.cli.inputs import expand_inputs
-from hear_byols.cli.journal import journal_name
-from hear_byols.cli.outdir import lock_name
-from hear_byols.cli.shards import Shard, parse_shard, resolve_device, shard_from_environment
+from hear_byols.audio.inputs import expand_inputs
+from hear_byols.extract.journal import journal_name
+from hear_byols.extract.outdir import lock_name
+from hear_byols.distributed import Shard, launcher_shard, parse_shard
+from hear_byols.extract.shards import resolve_device, select
 from hear_byols.errors import UsageError
 from helpers.cli import embed_with
 
@@ -65,11 +66,11 @@ def comparable(index: dict) -> tuple[list[dict], list[dict]]:
 
 def test_shards_partition_the_inputs_stably(tmp_path: Path) -> None:
     items = expand_inputs([str(corpus(tmp_path / "in", 30, seconds=0.1))])
-    shards = [Shard(i, 4).select(items) for i in range(4)]
+    shards = [select(items, Shard(i, 4)) for i in range(4)]
     owned = sorted(item.path for shard in shards for item in shard)
     assert owned == sorted(item.path for item in items)  # every file once
-    assert all(shards) and Shard(2, 4).select(list(reversed(items))) == shards[2]  # independent of listing order
-    assert Shard(2, 4).select(items[:10]) == [item for item in shards[2] if item in items[:10]]  # of the other files
+    assert all(shards) and select(list(reversed(items)), Shard(2, 4)) == shards[2]  # independent of listing order
+    assert select(items[:10], Shard(2, 4)) == [item for item in shards[2] if item in items[:10]]  # of the other files
 
 
 @pytest.mark.parametrize("text", ["1/0", "4/4", "-1/4", "a/b", "3", ""])
@@ -90,7 +91,7 @@ def test_bad_shard_options_are_usage_errors(text: str) -> None:
     ],
 )
 def test_launcher_environments(env: dict[str, str], shard: Shard) -> None:
-    assert shard_from_environment(env) == shard
+    assert launcher_shard(env) == shard
 
 
 @pytest.mark.parametrize(
@@ -104,7 +105,7 @@ def test_launcher_environments(env: dict[str, str], shard: Shard) -> None:
 )
 def test_inconsistent_launcher_environments_are_usage_errors(env: dict[str, str], problem: str) -> None:
     with pytest.raises(UsageError, match=problem):
-        shard_from_environment(env)
+        launcher_shard(env)
 
 
 def test_explicit_shard_wins_over_the_environment(weights: Path, tmp_path: Path, monkeypatch) -> None:
@@ -115,7 +116,7 @@ def test_explicit_shard_wins_over_the_environment(weights: Path, tmp_path: Path,
     index = json.loads((out / "index.json").read_text())
     assert [run["shard"] for run in index["runs"]] == ["1/2"]
     assert sorted(row["input"] for row in index["files"]) == sorted(
-        str(item.path) for item in Shard(1, 2).select(expand_inputs([str(inputs)])))
+        str(item.path) for item in select(expand_inputs([str(inputs)]), Shard(1, 2)))
 
 
 def test_torchrun_device_stays_cpu_without_cuda(monkeypatch) -> None:
@@ -219,7 +220,7 @@ def test_a_shard_leaves_its_part_while_another_runs_and_index_merge_waits_for_it
         assert "shard 1/2 is still writing" in capsys.readouterr().err
     assert main(["index", "merge", str(out)]) == 0  # shard 1/2 died without a part
     index = json.loads((out / "index.json").read_text())
-    mine = Shard(0, 2).select(expand_inputs([str(inputs)]))
+    mine = select(expand_inputs([str(inputs)]), Shard(0, 2))
     assert sorted(row["input"] for row in index["files"]) == sorted(str(item.path) for item in mine)
     assert not list(out.glob("index.run-*.part.json"))
     assert main(["index", "merge", str(tmp_path / "nowhere")]) == 2
@@ -277,7 +278,7 @@ def test_a_damaged_index_part_is_a_usage_error_before_any_work(weights: Path, tm
     out = tmp_path / "out"
     out.mkdir()
     (out / "index.run-3.part.json").write_text('{"format": 1, "run": {"id": "3"}')
-    monkeypatch.setattr("hear_byols.cli.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
+    monkeypatch.setattr("hear_byols.extract.embed.load_model", lambda *a, **k: pytest.fail("worked before checking"))
     assert embed(weights, write_audio(tmp_path / "a.wav", tone(16000, 0.5), 16000), "--out", out) == 2
     assert "index.run-3.part.json cannot be read" in capsys.readouterr().err
     assert main(["verify-embeddings", str(out)]) == 2

@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from hear_byols.cli.writer import BackgroundWriter
+from hear_byols.extract.writer import BackgroundWriter
 from hear_byols.errors import StorageError
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from helpers.audio import tone, write_audio
 from hear_byols.cli import main
-from hear_byols.cli.journal import JOURNAL_NAME
+from hear_byols.extract.journal import JOURNAL_NAME
 from hear_byols.pretraining.data import CropDataset
 from helpers.cli import embed_with
 
@@ -222,7 +222,7 @@ def test_an_input_still_being_written_while_it_is_read_fails(
     weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Its identity is taken before decoding: bytes appended meanwhile must not be recorded as embedded."""
-    from hear_byols.cli import decode
+    from hear_byols.extract import decode
 
     path = write_audio(tmp_path / "a.wav", tone(16000, 1.0), 16000, "PCM_16")
     read = decode.read_audio_16k

@@ -18,11 +18,12 @@ from filelock import FileLock
 
 from helpers.audio import tone, write_audio
 from hear_byols.cli import main
-from hear_byols.cli.inputs import InputFile, expand_inputs
-from hear_byols.cli.journal import JOURNAL_NAME, journal_name
-from hear_byols.cli.outdir import lock_name
-from hear_byols.cli import shards
-from hear_byols.cli.shards import Shard
+from hear_byols.audio.inputs import InputFile, expand_inputs
+from hear_byols.extract.journal import JOURNAL_NAME, journal_name
+from hear_byols.extract.outdir import lock_name
+from hear_byols.extract import shards
+from hear_byols.distributed import Shard
+from hear_byols.extract.shards import owns, select
 from hear_byols.errors import UsageError
 from helpers.cli import embed_with
 
@@ -115,7 +116,7 @@ def test_a_slurm_array_shards_only_with_shard_auto(weights: Path, tmp_path: Path
     assert embed(weights, inputs, "--out", out) == 2
     assert "--shard auto" in capsys.readouterr().err and not out.exists()
     assert embed(weights, inputs, "--out", out, "--shard", "auto") == 0
-    mine = Shard(1, 3).select(expand_inputs([str(inputs)]))
+    mine = select(expand_inputs([str(inputs)]), Shard(1, 3))
     assert 0 < len(mine) < 9 and embedded(out) == sorted(f"{item.relative.as_posix()}.npy" for item in mine)
     err = capsys.readouterr().err
     assert f"shard 1/3 ({len(mine)} of 9 files) from a SLURM array" in err
@@ -128,7 +129,7 @@ def test_torchrun_processes_take_their_rank_and_say_so(weights: Path, tmp_path: 
         monkeypatch.setenv(name, value)
     inputs, out = corpus(tmp_path / "in", 12, seconds=0.1), tmp_path / "out"
     assert embed(weights, inputs, "--out", out) == 0
-    mine = Shard(1, 2).select(expand_inputs([str(inputs)]))
+    mine = select(expand_inputs([str(inputs)]), Shard(1, 2))
     assert 0 < len(mine) < 12 and len(embedded(out)) == len(mine)
     assert f"shard 1/2 ({len(mine)} of 12 files) from torchrun (RANK=1, WORLD_SIZE=2)" in capsys.readouterr().err
 
@@ -141,8 +142,8 @@ def test_a_shard_with_other_settings_is_refused_while_a_live_shard_has_written_n
 ) -> None:
     inputs, out = tmp_path / "in", tmp_path / "out"
     names = iter(f"long{i}.wav" for i in range(100))
-    long_name = next(name for name in names if Shard(0, 2).owns(InputFile(inputs / name, Path(name))))
-    short_name = next(name for name in names if Shard(1, 2).owns(InputFile(inputs / name, Path(name))))
+    long_name = next(name for name in names if owns(InputFile(inputs / name, Path(name)), Shard(0, 2)))
+    short_name = next(name for name in names if owns(InputFile(inputs / name, Path(name)), Shard(1, 2)))
     write_audio(inputs / long_name, tone(16000, 120.0), 16000)  # shard 0/2's only file: minutes of exact frames
     write_audio(inputs / short_name, tone(16000, 0.5), 16000)
     first = start_embed(weights, inputs, out, "--shard", "0/2", "--timestamps", "--hop", "20")
@@ -167,7 +168,7 @@ def test_a_refused_shard_that_is_the_last_alive_merges_the_index(weights: Path, 
     assert embed(weights, inputs, "--out", out, "--shard", "1/2", "--normalization", "per_clip") == 2
     assert "other settings" in capsys.readouterr().err
     rows = json.loads((out / "index.json").read_text())["files"]
-    assert len(rows) == len(Shard(0, 2).select(expand_inputs([str(inputs)])))
+    assert len(rows) == len(select(expand_inputs([str(inputs)]), Shard(0, 2)))
     assert not list(out.glob("index.run-*.part.json"))
 
 

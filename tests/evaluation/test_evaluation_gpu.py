@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from evaluation import gpu, runner
+from evaluation import engine, gpu
+from evaluation.harnesses import heareval
 from evaluation.weights import OFFICIAL_DEFAULT
 
 
@@ -30,10 +31,10 @@ def test_gpu_with_gpu_tensorflow_keeps_it_and_lets_torch_have_the_memory():
 
 @pytest.mark.parametrize(("tf_gpus", "hidden"), [(0, True), (2, False)])
 def test_run_passes_the_policy_to_the_embedding_steps_only(tmp_path: Path, monkeypatch, tf_gpus, hidden):
-    """A faked GPU host (torch sees a GPU; TensorFlow sees ``tf_gpus``) through ``runner.run``."""
+    """A faked GPU host (torch sees a GPU; TensorFlow sees ``tf_gpus``) through ``engine.run``."""
     (tmp_path / "tasks" / "t").mkdir(parents=True)
     (tmp_path / "tasks" / "t" / "task_metadata.json").write_text(json.dumps({"task_name": "t"}))
-    monkeypatch.setattr(runner, "check_task_folder", lambda folder: None)  # not a real task: no step runs
+    monkeypatch.setattr(heareval, "check_task_folder", lambda folder: None)  # not a real task: no step runs
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(gpu, "tensorflow_gpu_count", lambda: tf_gpus)
     monkeypatch.setattr(gpu, "device_count", lambda: 1)
@@ -44,10 +45,10 @@ def test_run_passes_the_policy_to_the_embedding_steps_only(tmp_path: Path, monke
         steps.append((step.name, {**slot_env, **step.env}.get("CUDA_VISIBLE_DEVICES"), step.env or None))
         return {"module": step.module, "task": step.task, "step": step.name, "status": "done"}
 
-    monkeypatch.setattr(runner, "run_step", run_step)
+    monkeypatch.setattr(engine, "run_step", run_step)
     messages = []
-    config = runner.RunConfig(tmp_path / "tasks", tmp_path / "out", {}, "faster")
-    runner.run(config, {"hear_byols.cvt": OFFICIAL_DEFAULT}, log=messages.append)
+    config = heareval.RunConfig(tmp_path / "tasks", tmp_path / "out", {}, "faster")
+    engine.run(heareval, config, {"hear_byols.cvt": OFFICIAL_DEFAULT}, log=messages.append)
     placed = {name: (device, env) for name, device, env in steps}
     assert placed["embeddings"] == (
         ("", {"CUDA_VISIBLE_DEVICES": ""}) if hidden else ("0", {"TF_FORCE_GPU_ALLOW_GROWTH": "true"})

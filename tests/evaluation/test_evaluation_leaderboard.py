@@ -71,7 +71,7 @@ def test_tolerance_column():
 
 
 def test_dry_run_of_each_shard_lists_its_part_and_the_shards_add_up(offline):
-    from evaluation.shards import Shard
+    from hear_byols.distributed import Shard
 
     tasks_dir = hear_folders(offline / "tasks", ["tfds_crema_d-1.0.0-full", "esc50-v2.0.0-full", "beehive_states-v2-full"])
     plan = make_plan(tasks_dir, offline / "out", ("hear_byols.default", "hear_byols.cvt"), download=False)

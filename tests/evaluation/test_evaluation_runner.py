@@ -1,4 +1,5 @@
-"""The runner: heareval's commands and folder names, weights bookkeeping, resumability."""
+"""The engine and the heareval harness: heareval's commands and folder names, weights
+bookkeeping, running one step, resumability."""
 from __future__ import annotations
 
 import json
@@ -12,21 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.runner import (
+from evaluation.engine import RunError, failure_summary, read_weights, record_weights
+from evaluation.harnesses.heareval import (
     RunConfig,
-    RunError,
     embed_task_dir,
     embedding_name,
     embeddings_command,
+    environment,
     predictions_command,
-    failure_summary,
-    read_weights,
-    record_weights,
-    run_step,
-    subprocess_env,
     validator_command,
 )
-from evaluation.schedule import Step
+from evaluation.steps import Step, run_step
 from evaluation.weights import DETERMINISTIC, OFFICIAL_DEFAULT, Weights, parse_weights, variant_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -58,7 +55,7 @@ def test_commands_pass_weights_options_and_grid(tmp_path):
     assert "--model" not in embeddings_command(run, "hear_byols.cvt", "t", OFFICIAL_DEFAULT)
     predictions = predictions_command(run, "hear_byols.cvt", "t")
     assert predictions[2] == "heareval.predictions.runner" and predictions[-2:] == ["--grid", "faster"]
-    assert subprocess_env()["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1"
+    assert environment()["TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"] == "1"
 
 
 def test_weights_of_a_run_are_recorded_and_never_mixed(tmp_path):
@@ -115,7 +112,8 @@ def test_the_slot_and_step_environments_reach_the_command(tmp_path):
     probe = "import os; print(os.environ['CUDA_VISIBLE_DEVICES'], os.environ['OMP_NUM_THREADS'], os.environ['TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD'])"
     step = Step("m", "t", "embeddings", (sys.executable, "-c", probe), str(out / "d"), env={"CUDA_VISIBLE_DEVICES": ""},
                 marks_done=True)
-    run_step(out, step, {"CUDA_VISIBLE_DEVICES": "3", "OMP_NUM_THREADS": "4"}, lambda _: None)
+    slot = {**environment(), "CUDA_VISIBLE_DEVICES": "3", "OMP_NUM_THREADS": "4"}  # as the engine makes it
+    run_step(out, step, slot, lambda _: None)
     assert (out / "logs" / "m__t__embeddings.log").read_text().split() == ["4", "1"]  # the step's "" wins
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluation.scores import collect_scores, parse_scores, read_task_scores
+from evaluation.harnesses.heareval import collect_scores, parse_scores, read_task_scores
 
 EMBEDDINGS = Path(__file__).parents[1] / "fixtures" / "heareval" / "embeddings"
 DEFAULT = EMBEDDINGS / "hear_byols.default"

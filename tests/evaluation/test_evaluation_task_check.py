@@ -112,7 +112,7 @@ def test_model_options_must_be_a_json_object(
 def steps_started(monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
     """Stand in for the runner: a run that gets this far would start heareval steps."""
     calls: list[tuple] = []
-    monkeypatch.setattr("evaluation.runner.run", lambda *args, **kwargs: calls.append(args))
+    monkeypatch.setattr("evaluation.engine.run", lambda harness, *args, **kwargs: calls.append(args))
     return calls
 
 

@@ -22,9 +22,10 @@ from hear_byols.errors import UsageError
 from hear_byols.pretraining import launch
 from hear_byols.pretraining.launch import Distributed
 from hear_byols.pretraining.learner import ByolLearner
-from hear_byols.pretraining.loop import Objective, optimiser_step, trainable
+from hear_byols.pretraining.objectives.byol import ByolObjective
 from hear_byols.pretraining.options import PretrainConfig
 from hear_byols.pretraining.run import run_pretraining
+from hear_byols.pretraining.step import optimiser_step, trainable
 from hear_byols.variants import variant_spec
 
 HAS_OPENSMILE = importlib.util.find_spec("opensmile") is not None
@@ -92,7 +93,7 @@ def test_a_non_finite_gradient_is_never_applied() -> None:
     spec = variant_spec("default512")
     torch.manual_seed(0)
     learner = ByolLearner(spec.build_encoder().train(), spec.embedding_size)
-    objective = Objective(learner)
+    objective = ByolObjective(learner)
     optimiser = torch.optim.AdamW(trainable(objective), lr=3e-4)
     before = {name: value.clone() for name, value in objective.state_dict().items()}
     views = torch.randn(8, 1, 64, 96)
@@ -232,9 +233,10 @@ def test_manifest_changes_when_a_file_is_rewritten_to_the_same_size_and_mtime(tm
 
 @pytest.mark.skipif(not HAS_OPENSMILE, reason="opensmile is not installed (pip install 'hear_byols[train]')")
 def test_hybrid_target_cache_follows_a_same_size_rewrite(tmp_path: Path) -> None:
-    from hear_byols.pretraining.build import data_manifest, target_table
+    from hear_byols.pretraining.build import data_manifest, read_batches
     from hear_byols.pretraining.data import CropDataset
-    from hear_byols.pretraining.hybrid import Functionals
+    from hear_byols.pretraining.objectives.base import TargetSetup
+    from hear_byols.pretraining.objectives.hybrid import Functionals, target_table
 
     data = _corpus(tmp_path / "data", count=2)
     files = sorted(data.glob("*.wav"))
@@ -242,7 +244,9 @@ def test_hybrid_target_cache_follows_a_same_size_rewrite(tmp_path: Path) -> None
 
     def table() -> np.ndarray:
         dataset = CropDataset(files, "first", 0)
-        return target_table(dataset, Functionals("egemaps"), CPU, cache, data_manifest(files, CPU), 2, 0, {})
+        setup = TargetSetup(dataset, CPU, tmp_path, data_manifest(files, CPU),
+                            lambda indices: read_batches(dataset, indices, 2, 0), {})
+        return target_table(setup, Functionals("egemaps"), cache)
 
     first = table()
     _rewrite_same_size_and_mtime(files[0], 10 * _noise(5))

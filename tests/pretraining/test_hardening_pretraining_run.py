@@ -247,14 +247,14 @@ def test_full_disk_at_a_checkpoint_keeps_the_previous_consistent_pair(corpus: Pa
 def test_full_disk_outside_a_checkpoint_is_a_storage_error(corpus: Path, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    import hear_byols.pretraining.outputs as outputs
+    import hear_byols.pretraining.run_files as run_files
 
     pytest.importorskip("matplotlib")  # the loss plot is the write that fails here
 
     def disk_full(path: Path, *args: Any, **kwargs: Any) -> None:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
 
-    monkeypatch.setattr(outputs, "atomic_write", disk_full)  # the loss plot (and the Hybrid target cache)
+    monkeypatch.setattr(run_files, "atomic_write", disk_full)  # the loss plot (and the Hybrid target cache)
     assert run_pretraining(_config(corpus, tmp_path)) == 1
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err
@@ -334,12 +334,12 @@ def test_a_stop_signal_checkpoints_at_the_step_boundary(corpus: Path, tmp_path: 
 
 def test_ctrl_c_during_setup_exits_130_with_one_line(corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    import hear_byols.pretraining.loop as loop
+    import hear_byols.pretraining.prepare as prepare
 
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(loop, "list_audio", interrupted)  # Ctrl-C while the data are scanned
+    monkeypatch.setattr(prepare, "list_audio", interrupted)  # Ctrl-C while the data are scanned
     try:
         status = run_pretraining(_config(corpus, tmp_path))
     except KeyboardInterrupt:  # would stop pytest itself

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from evaluation.pretrain_probe import main, probe_accuracy, read_scene_task
+from evaluation.__main__ import parse_args
+from evaluation.harnesses.pretrain_probe import probe_accuracy, read_scene_task
 from evaluation.tasks import SAMPLE_RATE, Task, metadata, scene_task, write_task
 
 
@@ -26,6 +27,12 @@ def test_probe_separates_useful_from_collapsed_embeddings() -> None:
     assert np.mean(probe_accuracy(embeddings, labels, few_shot=True)) > 0.9
     collapsed = np.ones_like(embeddings) + 1e-9 * rng.normal(size=embeddings.shape)
     assert np.mean(probe_accuracy(collapsed, labels)) < 0.25 + 0.15  # chance is 0.25
+
+
+def main(argv: list[str]) -> int:
+    """``python -m evaluation pretrain-probe ARGV`` in this process, errors raised as they come."""
+    args = parse_args(["pretrain-probe", *argv])
+    return args.run(args)
 
 
 def tone_task(folder: Path, per_class: int = 15) -> Path:

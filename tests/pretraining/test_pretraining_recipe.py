@@ -12,8 +12,9 @@ from hear_byols.encoders import AudioNTT2020
 from hear_byols.pretraining.augment import MixupBank, TwoViews, crop_box, log_mixup_exp, normalize_batch, resize_crop
 from hear_byols.pretraining.build import initial_weights
 from hear_byols.pretraining.learner import ByolLearner
-from hear_byols.pretraining.loop import Objective, optimiser_step, trainable
+from hear_byols.pretraining.objectives.byol import ByolObjective
 from hear_byols.pretraining.norm import RunningNorm
+from hear_byols.pretraining.step import optimiser_step, trainable
 from hear_byols.variants import variant_spec
 
 GOLDEN = FIXTURES / "golden" / "train_step.npz"
@@ -50,7 +51,7 @@ def _max_rel(ours: torch.Tensor, ref: torch.Tensor) -> float:
 
 def test_three_training_steps_match_the_original(golden: dict[str, np.ndarray]) -> None:
     learner = _golden_learner(golden)
-    objective = Objective(learner)
+    objective = ByolObjective(learner)
     optimiser = torch.optim.AdamW(trainable(objective), lr=3e-4)
     names = {id(p): n for n, p in learner.named_parameters()}
     largest_grad = max(float(np.abs(v).max()) for k, v in golden.items() if k.startswith("step0/grad/"))
@@ -132,7 +133,7 @@ def test_every_served_architecture_trains(variant: str) -> None:
     spec = variant_spec(variant)
     torch.manual_seed(0)
     learner = ByolLearner(spec.build_encoder().train(), spec.embedding_size, projection_size=16, hidden=32)
-    objective = Objective(learner)
+    objective = ByolObjective(learner)
     before = [p.detach().clone() for p in learner.online_encoder.net.parameters()]
     views = normalize_batch(torch.randn(4, 1, 64, 96))
     losses = optimiser_step(objective, learner, torch.optim.AdamW(trainable(objective), lr=3e-4),

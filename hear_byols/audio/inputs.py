@@ -1,4 +1,5 @@
-"""Turn the PATH arguments of ``embed`` (files, directories, globs) into the files to embed.
+"""Turn PATH arguments (files, directories, globs) into audio files: what ``embed_files`` embeds
+and what pretraining reads (``pretraining/data.py``), found the same way for both.
 
 Each file gets a relative name that its outputs mirror under ``--out``: a directory's files
 keep their path below that directory, a glob's matches their path below the glob's fixed

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from hear_byols.cli.index import recorded_input
+from hear_byols.extract.index import recorded_input
 from hear_byols.weights import sha256_of
 
 

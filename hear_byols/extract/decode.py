@@ -28,7 +28,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from hear_byols.audio.files import read_audio_16k
-from hear_byols.cli.failures import FILE_ERRORS
+from hear_byols.extract.failures import FILE_ERRORS
 from hear_byols.errors import WorkerError
 from hear_byols.identity import FileIdentity, identify, require_unchanged
 

@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from hear_byols.errors import HearByolsError
 
 ESPEAK = "espeak-ng"
 SAMPLE_RATE = 16000
 
 
-class SpeechSynthesisError(RuntimeError):
+class SpeechSynthesisError(HearByolsError, RuntimeError):
     """espeak-ng is missing or failed."""
 
 

@@ -1,4 +1,4 @@
-"""``hear-byols embed``: one model load, then every file decoded, embedded and saved.
+"""``embed_files`` (what ``hear-byols embed`` runs): one model load, then every file decoded, embedded and saved.
 
 Files are decoded ahead of the model (``decode.py``: ``--workers`` processes) and, with
 ``--batch-size`` above 1, scene embeddings of equal-length files share encoder passes
@@ -9,16 +9,17 @@ the run goes on; the exit status says whether anything failed. Each output's pro
 journaled as it is written, on a writer thread that overlaps the journal's fsync with the next
 file's compute (``writer.py``, ``journal.py``): an existing output is skipped only when its
 record matches this run's settings, its input still holds the bytes it was computed from and
-the outputs are as written (``recorded.py``). ``--shard`` runs one shard of the files (``shards.py``); each shard
+the outputs are as written (``staleness.py``). ``--shard`` runs one shard of the files (``shards.py``); each shard
 locks only itself (``outdir.py``) and writes its own part of the index (``index.py``).
 """
 from __future__ import annotations
 
 import hashlib
 import io
-import sys
+import os
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,14 @@ import torch
 import hear_byols
 from hear_byols.api import check_load_options, get_scene_embeddings, get_timestamp_embeddings, load_model
 from hear_byols.atomic import atomic_write
-from hear_byols.cli import printable
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
-from hear_byols.cli.batching import SceneBatcher, Waiting
-from hear_byols.cli.decode import Decoded, decoded_files
-from hear_byols.cli.failures import FILE_ERRORS, failure_reason
-from hear_byols.cli.index import (
+from hear_byols.audio.inputs import InputFile, expand_inputs
+from hear_byols.distributed import Shard
+from hear_byols.errors import UsageError
+from hear_byols.extract.batching import SceneBatcher, Waiting
+from hear_byols.extract.decode import Decoded, decoded_files
+from hear_byols.extract.failures import FILE_ERRORS, failure_reason
+from hear_byols.extract.index import (
     FileRecord,
     combined_index,
     conflicting_settings,
@@ -43,40 +46,71 @@ from hear_byols.cli.index import (
     settings_differences,
     write_part,
 )
-from hear_byols.cli.inputs import InputFile
-from hear_byols.cli.journal import Journal, journal_name, read_journal
-from hear_byols.cli.rows import FAILED, SKIPPED, WRITTEN
-from hear_byols.cli.outdir import Claim, claimed_out_dir
-from hear_byols.cli.progress import Progress
-from hear_byols.cli.recorded import still_stands
-from hear_byols.cli.shards import WHOLE, Shard
-from hear_byols.cli.writer import BackgroundWriter
-from hear_byols.errors import UsageError
+from hear_byols.extract.journal import Journal, journal_name, read_journal
+from hear_byols.extract.options import EmbedOptions, check_values, checked_device, model_fields
+from hear_byols.extract.outdir import Claim, claimed_out_dir
+from hear_byols.extract.progress import Progress, report_shard, report_summary
+from hear_byols.extract.row_schema import FAILED, SKIPPED, WRITTEN
+from hear_byols.extract.shards import choose_shard, parse_shard_option, resolve_device, select
+from hear_byols.extract.staleness import still_stands
+from hear_byols.extract.summary import Summary, summarize
+from hear_byols.extract.writer import BackgroundWriter
 from hear_byols.model import ByolsModel
-from hear_byols.timestamps import DEFAULT_FRAME_DURATION_MS
+from hear_byols.timestamps import DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS
 from hear_byols.weights import sha256_of
 
 
-@dataclass(frozen=True)
-class EmbedOptions:
-    """The ``embed`` options, parsed and checked."""
+def embed_files(
+    inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    model: str | ByolsModel,
+    out: str | os.PathLike[str] = "embeddings",
+    *,
+    weights: str | os.PathLike[str] | None = None,
+    timestamps: bool = False,
+    hop_ms: float = DEFAULT_HOP_SIZE_MS,
+    timestamp_mode: str | None = None,
+    normalization: Any = None,
+    layer: str | None = None,
+    device: str | torch.device | None = None,
+    workers: int = 0,
+    batch_size: int = 1,
+    shard: Shard | str | None = None,
+    overwrite: bool = False,
+    quiet: bool = False,
+) -> Summary:
+    """Embed audio files into ``out`` exactly as ``hear-byols embed`` does (docs/EXTRACT.md).
 
-    variant: str
-    weights: str
-    out_dir: Path
-    timestamps: bool
-    hop_ms: float
-    timestamp_mode: str
-    normalization: Any
-    device: torch.device
-    overwrite: bool
-    quiet: bool
-    workers: int = 0
-    batch_size: int = 1
-    shard: Shard = WHOLE
-    #: where the shard came from (``shards.choose_shard``), printed and recorded in the run's header
-    shard_source: str = "no --shard, no launcher variables"
-    layer: str | None = None
+    ``inputs``: files, directories (recursive) or globs; ``model``: a variant name, loaded with
+    ``weights``, ``normalization``, ``layer`` and ``timestamp_mode`` as ``load_model`` takes them,
+    or a model from ``load_model()`` (moved to ``device``). One ``.npy`` per file mirrors the input
+    tree, plus ``OUT/index.json``; files whose outputs stand are skipped unless ``overwrite``.
+    ``shard``: ``Shard``, ``"I/N"``, ``"auto"``, ``"all"`` or None (torchrun's rank, else every
+    file). A file that fails is counted in the ``Summary`` and the others go on; bad options,
+    inputs or ``out`` raise ``UsageError``/``InvalidOptionError`` before any work. Progress and
+    the summary go to the ``hear_byols.extract`` logger.
+    """
+    check_values(hop_ms=hop_ms, workers=workers, batch_size=batch_size, timestamp_mode=timestamp_mode)
+    asked_device = None if device is None else checked_device(device)
+    loading = model_fields(model, {"weights": weights, "normalization": normalization, "layer": layer,
+                                   "timestamp_mode": timestamp_mode})
+    chosen, source = choose_shard(parse_shard_option(shard) if isinstance(shard, str) else shard)
+    items = expand_inputs(_arguments(inputs))
+    if asked_device is None and loading["model"] is not None:
+        asked_device = next(loading["model"].parameters()).device  # a loaded model stays where it is
+    options = EmbedOptions(
+        **loading, out_dir=Path(out), timestamps=timestamps, hop_ms=float(hop_ms), device=resolve_device(asked_device),
+        overwrite=overwrite, quiet=quiet, workers=workers, batch_size=batch_size, shard=chosen, shard_source=source,
+    )
+    if not timestamps:  # the timestamp mode means nothing to scene embeddings: a scene run never fails for it
+        options = replace(options, timestamp_mode="exact")
+    return run_embed(items, options)
+
+
+def _arguments(inputs: str | os.PathLike[str] | Iterable[str | os.PathLike[str]]) -> list[str]:
+    """The PATH arguments ``expand_inputs`` takes (one path or glob, or many)."""
+    if isinstance(inputs, (str, os.PathLike)):
+        return [os.fspath(inputs)]
+    return [os.fspath(path) for path in inputs]
 
 
 def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
@@ -87,12 +121,13 @@ def output_paths(item: InputFile, options: EmbedOptions) -> list[Path]:
     return [base.with_name(name) for name in names]
 
 
-def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
-    """Embed this shard's share of ``items``; returns the exit status (0 all written or skipped,
-    1 any failure)."""
-    listed, items = len(items), options.shard.select(items)
-    _print_shard(options, len(items), listed)
-    check_load_options(options.variant, {"timestamp_mode": options.timestamp_mode, "layer": options.layer})  # before --out exists
+def run_embed(items: list[InputFile], options: EmbedOptions) -> Summary:
+    """Embed this shard's share of ``items``: every outcome recorded in the index, reported
+    (``progress.py``) and summed up in the ``Summary`` returned."""
+    listed, items = len(items), select(items, options.shard)
+    report_shard(options.shard, options.shard_source, len(items), listed)
+    if options.model is None:  # before --out exists
+        check_load_options(options.variant, {"timestamp_mode": options.timestamp_mode, "layer": options.layer})
     out = options.out_dir
     with claimed_out_dir(out, options.shard) as claim:
         name = journal_name(options.shard.file_tag)
@@ -106,12 +141,14 @@ def run_embed(items: list[InputFile], options: EmbedOptions) -> int:
         finally:
             runner.writer.drain()  # the records of every output written, also on Ctrl-C
             runner.progress.close()
-            index_path = _finish_run(claim, run, runner.records)
-            _print_summary(runner.records, len(items), index_path)
-    return 1 if any(record.status == FAILED for record in runner.records) else 0
+            summary = summarize(runner.records, len(items), _finish_run(claim, run, runner.records))
+            report_summary(summary)
+    return summary
 
 
 def _load(options: EmbedOptions) -> ByolsModel:
+    if options.model is not None:
+        return options.model.to(options.device)
     model = load_model(
         options.weights, variant=options.variant, normalization=options.normalization,
         timestamp_mode=options.timestamp_mode, layer=options.layer,
@@ -235,7 +272,7 @@ class _Runner:
 
     def _skipped(self, entry: _Todo) -> bool:
         """Skip a file whose outputs were recorded with this run's settings, from the same input
-        bytes, and are still as written (``recorded.py``); anything else is recomputed."""
+        bytes, and are still as written (``staleness.py``); anything else is recomputed."""
         recorded = None if self.options.overwrite else self.journal.recorded(entry.names)
         if recorded is None:
             return False
@@ -329,28 +366,3 @@ def _embed(model: ByolsModel, samples: np.ndarray, options: EmbedOptions) -> lis
 
 def _reason(item: InputFile, exc: BaseException, options: EmbedOptions) -> str:
     return failure_reason(exc, str(item.path), timestamps=options.timestamps, device=options.device)
-
-
-def _print_shard(options: EmbedOptions, owned: int, listed: int) -> None:
-    """Which files this process embeds and why, before any work (also with ``--quiet``)."""
-    if options.shard.count == 1:
-        print(f"hear-byols embed: every file ({options.shard_source}): {listed} files", file=sys.stderr)
-    else:
-        print(f"hear-byols embed: shard {options.shard.label} ({owned} of {listed} files) from {options.shard_source}",
-              file=sys.stderr)
-
-
-def _print_summary(records: list[FileRecord], n_items: int, index_path: Path) -> None:
-    counts = {status: sum(r.status == status for r in records) for status in (WRITTEN, SKIPPED, FAILED)}
-    audio_s = sum(r.duration_s or 0.0 for r in records if r.status == WRITTEN)
-    interrupted = "" if len(records) == n_items else f", interrupted after {len(records)} of {n_items} files"
-    print(
-        printable(f"hear-byols embed: {counts[WRITTEN]} written, {counts[SKIPPED]} skipped, {counts[FAILED]} failed "
-                  f"({audio_s:.1f} s of audio embedded{interrupted}); index: {index_path}"),
-        file=sys.stderr,
-    )
-    failures = [r for r in records if r.status == FAILED]
-    if failures:
-        print(f"failed ({len(failures)}):", file=sys.stderr)
-        for record in failures:
-            print(printable(f"  {record.input}: {record.reason}"), file=sys.stderr)

@@ -1,20 +1,19 @@
-"""What a run leaves in RUN_DIR (written by the main process only, each file atomically):
-``encoder.pth``, ``checkpoint.pt``, ``run.json``, ``metrics.csv``, ``loss.png``, ``unreadable.txt``
-(the loop writes all but the plot together, with ``atomic.atomic_write_all``)."""
+"""How a run's files are written (by the main process only, each atomically): ``metrics.csv``
+and ``loss.png`` (``Metrics``), and the bytes of ``checkpoint.pt``, ``encoder.pth`` and JSON files.
+``state.save`` writes all but the plot together, with ``atomic.atomic_write_all``."""
 from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 
-from hear_byols.atomic import atomic_write
+from hear_byols import atomic
+from hear_byols.atomic import atomic_write, atomic_write_json
 
-METRIC_COLUMNS = ("step", "epoch", "loss", "byol_loss", "hybrid_loss", "samples_per_s", "elapsed_s")
 log = logging.getLogger("hear_byols.pretraining")
 
 
@@ -25,12 +24,16 @@ def torch_bytes(obj: Any) -> bytes:
     return buffer.getvalue()
 
 
+#: How a run folder's JSON files are written: sorted keys, anything else (paths) as its str.
+JSON_FORMAT: dict[str, Any] = {"indent": 2, "sort_keys": True, "default": str}
+
+
 def json_bytes(obj: Any) -> bytes:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str).encode() + b"\n"
+    return atomic.json_bytes(obj, **JSON_FORMAT)
 
 
 def save_json(path: Path, obj: Any) -> None:
-    atomic_write(path, lambda fh: fh.write(json_bytes(obj)))
+    atomic_write_json(path, obj, **JSON_FORMAT)
 
 
 class Metrics:
@@ -38,8 +41,11 @@ class Metrics:
     checkpoint's RUN_DIR up to its step (rows past it are dropped), so the file of a resumed run,
     in the same RUN_DIR or another, reads as if the run had never stopped."""
 
-    def __init__(self, path: Path, resumed_from: Path | None = None, resume_step: int = 0) -> None:
-        self.path = path
+    def __init__(self, path: Path, losses: Sequence[str], resumed_from: Path | None = None,
+                 resume_step: int = 0) -> None:
+        """``losses``: the loss columns (every registered objective's, the run's own filled)."""
+        self.path, self.losses = path, tuple(losses)
+        self.columns = ("step", "epoch", *self.losses, "samples_per_s", "elapsed_s")
         self.rows: list[dict[str, str]] = []
         if resumed_from is not None and resumed_from.is_file():
             with open(resumed_from, newline="", encoding="utf-8") as fh:
@@ -50,13 +56,13 @@ class Metrics:
 
     def csv_bytes(self) -> bytes:
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=METRIC_COLUMNS)
+        writer = csv.DictWriter(text, fieldnames=self.columns, restval="", extrasaction="ignore")
         writer.writeheader()
         writer.writerows(self.rows)
         return text.getvalue().encode()
 
     def add(self, row: Mapping[str, float]) -> None:
-        self.rows.append({key: f"{row[key]:.6g}" if key in row else "" for key in METRIC_COLUMNS})
+        self.rows.append({key: f"{row[key]:.6g}" if key in row else "" for key in self.columns})
 
     def plot(self, path: Path) -> bool:
         """The loss curve as a PNG; skipped (returns False) without matplotlib."""
@@ -70,10 +76,9 @@ class Metrics:
             return False
         steps = [int(row["step"]) for row in self.rows]
         fig, ax = plt.subplots(figsize=(7, 4))
-        for column in ("loss", "byol_loss", "hybrid_loss"):
-            values = [float(row[column]) if row[column] else float("nan") for row in self.rows]
-            if any(v == v for v in values) and (column == "loss" or any(row["hybrid_loss"] for row in self.rows)):
-                ax.plot(steps, values, label=column, linewidth=1)
+        for column in self._plotted():
+            values = [float(row[column]) if row.get(column) else float("nan") for row in self.rows]
+            ax.plot(steps, values, label=column, linewidth=1)
         ax.set_xlabel("optimiser step")
         ax.set_ylabel("loss")
         ax.grid(alpha=0.3)
@@ -82,3 +87,8 @@ class Metrics:
         atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=110))
         plt.close(fig)
         return True
+
+    def _plotted(self) -> list[str]:
+        """The total, and its parts when it has several (one part would repeat the total)."""
+        filled = [column for column in self.losses if any(row.get(column) for row in self.rows)]
+        return filled if len(filled) > 2 else filled[:1]

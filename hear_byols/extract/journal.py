@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hear_byols.cli.rows import row_problem
+from hear_byols.extract.row_schema import row_problem
 from hear_byols.errors import StorageError, UsageError
 
 JOURNAL_NAME = ".hear-byols-journal.jsonl"

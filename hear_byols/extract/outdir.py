@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,15 +29,14 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from hear_byols.atomic import create_out_dir
-from hear_byols.cli import printable
-from hear_byols.cli.index import merge_parts, parts_pending, write_json
-from hear_byols.cli.journal import read_journal
-from hear_byols.cli.shards import Shard
+from hear_byols.distributed import Shard
+from hear_byols.exits import printable
+from hear_byols.extract.index import merge_parts, parts_pending, write_json
+from hear_byols.extract.journal import read_journal
+from hear_byols.extract.progress import LOG as log
 from hear_byols.errors import HearByolsError, UsageError
 from hear_byols.locking import acquire
 from hear_byols.stale import remove_stale_temporaries
-
-log = logging.getLogger("hear_byols.cli")
 
 LOCK_NAME = ".hear-byols.lock"
 INDEX_LOCK_NAME = ".hear-byols-index.lock"
@@ -114,6 +113,28 @@ def index_section(out_dir: Path) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def merge_index_now(out_dir: str | os.PathLike[str]) -> Path:
+    """Merge ``out_dir``'s parts and journals into its index.json (``hear-byols index merge``):
+    what the last shard to finish does on its own, by hand after a shard died for good, or to see
+    the index while no shard runs; UsageError while shards run."""
+    out_dir = Path(out_dir)
+    require_out_dir(out_dir)
+    with index_section(out_dir):
+        running = live_shards(out_dir)
+        if running:
+            raise UsageError(
+                f"shard {running[0].label} is still writing into {out_dir}; the last shard to finish merges the "
+                "index itself, or merge once none is running"
+            )
+        return merge_parts(out_dir, read_journal(out_dir))
+
+
+def require_out_dir(out_dir: Path) -> None:
+    """UsageError unless ``out_dir`` is a directory (commands on an existing embed output)."""
+    if not out_dir.is_dir():
+        raise UsageError(f"{out_dir} is not a directory; name the --out directory of hear-byols embed")
 
 
 def live_shards(out_dir: Path, exclude: Shard | None = None) -> list[Shard]:

@@ -20,9 +20,9 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hear_byols.atomic import atomic_write
-from hear_byols.cli.journal import Journal
-from hear_byols.cli.rows import SKIPPED, WRITTEN, row_problem
+from hear_byols.atomic import atomic_write_json
+from hear_byols.extract.journal import Journal
+from hear_byols.extract.row_schema import SKIPPED, WRITTEN, row_problem
 from hear_byols.errors import StorageError, UsageError
 from hear_byols.identity import FileIdentity
 
@@ -233,9 +233,8 @@ def write_index(out_dir: Path, index: dict[str, Any]) -> Path:
 
 def write_json(path: Path, content: dict[str, Any]) -> Path:
     """Atomically write ``content`` as JSON; StorageError (with the fix) when the disk refuses."""
-    text = json.dumps(content, indent=2, sort_keys=False) + "\n"
     try:
-        atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+        atomic_write_json(path, content)
     except OSError as exc:
         raise StorageError(
             f"cannot write {path} ({exc.strerror or exc}); free space on that disk and rerun the same command: "

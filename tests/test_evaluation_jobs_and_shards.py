@@ -15,10 +15,14 @@ from pathlib import Path
 import pytest
 
 import fake_heareval
-from evaluation import ledger, runner
+from evaluation import engine, ledger
+from evaluation.harnesses import heareval
 from evaluation.report import write_report
-from evaluation.schedule import ScheduleError, Step, execute, job_slots, visible_gpus
-from evaluation.shards import Shard, ShardError, ledger_dir, parse_shard, resolve_shard, select, slurm_array_shard
+from evaluation.schedule import ScheduleError, execute, job_slots, visible_gpus
+from evaluation.steps import Step
+from evaluation.shards import ledger_dir, resolve_shard, select
+from hear_byols.distributed import Shard, parse_shard, slurm_array_shard
+from hear_byols.errors import UsageError
 from evaluation.weights import Weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,8 +43,8 @@ def fake(monkeypatch, tmp_path) -> Path:
     return tmp_path / "markers"
 
 
-def config(tmp_path: Path, validate: bool = True) -> runner.RunConfig:
-    return runner.RunConfig(tmp_path / "tasks", tmp_path / "out", {}, "faster", validate=validate)
+def config(tmp_path: Path, validate: bool = True) -> heareval.RunConfig:
+    return heareval.RunConfig(tmp_path / "tasks", tmp_path / "out", {}, "faster", validate=validate)
 
 
 def statuses(records: list[dict]) -> dict[tuple, str]:
@@ -52,7 +56,7 @@ def statuses(records: list[dict]) -> dict[tuple, str]:
 def test_shard_values_and_their_errors():
     assert parse_shard("2/8") == Shard(2, 8) and str(Shard(2, 8)) == "2/8" and Shard(2, 8).tag == "2-of-8"
     for bad in ("8/8", "-1/4", "1/0", "3", "a/b", "1/2/3"):
-        with pytest.raises(ShardError, match="I/N"):
+        with pytest.raises(UsageError, match="I/N"):
             parse_shard(bad)
 
 
@@ -74,7 +78,7 @@ def test_slurm_array_maps_to_a_shard(environ, expected):
     {"SLURM_ARRAY_TASK_ID": "3"},
 ])
 def test_a_slurm_array_that_is_no_partition_is_refused(environ):
-    with pytest.raises(ShardError, match="--shard I/N"):
+    with pytest.raises(UsageError, match="--shard I/N"):
         slurm_array_shard(environ)
 
 
@@ -86,7 +90,7 @@ def test_explicit_shard_wins_over_slurm_and_all_runs_everything():
     assert resolve_shard("all", array) == (None, None) and resolve_shard("0/1", array) == (None, None)
     assert resolve_shard(None, {}) == (None, None)
     resubmitted = {"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "1", "SLURM_ARRAY_TASK_MIN": "3"}
-    with pytest.raises(ShardError, match="array of one task.*--shard I/N"):  # sbatch --array=3 alone
+    with pytest.raises(UsageError, match="array of one task.*--shard I/N"):  # sbatch --array=3 alone
         resolve_shard(None, resubmitted)
     assert resolve_shard("3/8", resubmitted) == (Shard(3, 8), "shard 3/8 (--shard)")
 
@@ -162,7 +166,7 @@ def test_each_slot_runs_one_step_at_a_time_with_its_own_environment():
 def test_jobs_2_runs_steps_concurrently_and_predictions_wait_for_their_embeddings(fake, tmp_path, monkeypatch):
     """Each embeddings step waits until two have started: only concurrent steps can finish."""
     monkeypatch.setenv("FAKE_RENDEZVOUS", "2")
-    records = runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
+    records = engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
     assert set(statuses(records).values()) == {"done"} and len(records) == 2 + 2 * 2 * 3
     for module in MODULES:
         for task in TASKS:  # fake predictions exit 4 when started before their embeddings' end
@@ -182,25 +186,25 @@ def test_concurrent_steps_on_a_two_gpu_host_get_a_gpu_each(fake, tmp_path, monke
     for variable in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("FAKE_RENDEZVOUS", "2")
-    runner.run(config(tmp_path, validate=False), WEIGHTS, tasks=TASKS[:1], jobs=2, log=lambda _: None)
+    engine.run(heareval, config(tmp_path, validate=False), WEIGHTS, tasks=TASKS[:1], jobs=2, log=lambda _: None)
     seen = [json.loads((fake / f"{module}__{TASKS[0]}__embeddings.start").read_text()) for module in MODULES]
     assert sorted(placement["CUDA_VISIBLE_DEVICES"] for placement in seen) == ["0", "1"]
     assert {placement["OMP_NUM_THREADS"] for placement in seen} == {str(max(1, len(os.sched_getaffinity(0)) // 2))}
     with pytest.raises(ScheduleError, match="--jobs 3 with 2 visible GPU"):
-        runner.run(config(tmp_path, validate=False), WEIGHTS, tasks=TASKS[:1], jobs=3, log=lambda _: None)
+        engine.run(heareval, config(tmp_path, validate=False), WEIGHTS, tasks=TASKS[:1], jobs=3, log=lambda _: None)
 
 
 def test_the_concurrency_proof_fails_when_steps_run_one_at_a_time(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_RENDEZVOUS", "2")
     monkeypatch.setenv("FAKE_RENDEZVOUS_S", "1")
-    with pytest.raises(runner.RunError, match="only 1 of 2 embeddings steps started"):
-        runner.run(config(tmp_path, validate=False), WEIGHTS, tasks=TASKS[:1], jobs=1, log=lambda _: None)
+    with pytest.raises(engine.RunError, match="only 1 of 2 embeddings steps started"):
+        engine.run(heareval, config(tmp_path, validate=False), WEIGHTS, tasks=TASKS[:1], jobs=1, log=lambda _: None)
 
 
 def test_a_failed_step_blocks_only_its_chain_and_is_named(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_FAIL", "hear_byols.cvt:spoken_words:embeddings")
-    with pytest.raises(runner.RunError) as failure:
-        runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
+    with pytest.raises(engine.RunError) as failure:
+        engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
     message = str(failure.value)
     assert "1 step(s) failed: hear_byols.cvt spoken_words embeddings" in message
     assert "not run because a step they need failed: hear_byols.cvt spoken_words predictions" in message
@@ -211,7 +215,7 @@ def test_a_failed_step_blocks_only_its_chain_and_is_named(fake, tmp_path, monkey
     assert set(recorded.values()) == {"done"} and len(recorded) == 2 + 2 * 2 * 3 - 2
 
     monkeypatch.delenv("FAKE_FAIL")  # fixed: the rerun does only the failed chain
-    again = statuses(runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None))
+    again = statuses(engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None))
     assert {key for key, status in again.items() if status == "done"} == {
         ("hear_byols.cvt", "spoken_words", "embeddings"), ("hear_byols.cvt", "spoken_words", "predictions"),
     }
@@ -220,8 +224,8 @@ def test_a_failed_step_blocks_only_its_chain_and_is_named(fake, tmp_path, monkey
 
 def test_a_failed_validator_blocks_its_module_only(fake, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_FAIL", "hear_byols.default:-:validator")
-    with pytest.raises(runner.RunError, match="failed: hear_byols.default validator"):
-        runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
+    with pytest.raises(engine.RunError, match="failed: hear_byols.default validator"):
+        engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
     recorded = statuses(ledger.step_records(tmp_path / "out"))
     assert {k for k, v in recorded.items() if v == "blocked"} == {
         ("hear_byols.default", task, step) for task in TASKS for step in ("embeddings", "predictions")}
@@ -237,13 +241,13 @@ def files_under(folder: Path) -> dict[str, int]:
 def test_shards_write_disjoint_files_and_the_report_merges_them(fake, tmp_path):
     run = config(tmp_path)
     out = run.out
-    first = runner.run(run, WEIGHTS, tasks=TASKS, jobs=2, shard=Shard(0, 2), log=lambda _: None)
+    first = engine.run(heareval, run, WEIGHTS, tasks=TASKS, jobs=2, shard=Shard(0, 2), log=lambda _: None)
     partial = write_report(out)  # shard 1 has not run: its chains are named as missing
     assert len(partial.missing) == 3 and "MISSING: 3 planned (module, task)" in partial.markdown.read_text()
     shutil.rmtree(out / "report")
     after_first = files_under(out)
 
-    second = runner.run(run, WEIGHTS, tasks=TASKS, jobs=2, shard=Shard(1, 2), log=lambda _: None)
+    second = engine.run(heareval, run, WEIGHTS, tasks=TASKS, jobs=2, shard=Shard(1, 2), log=lambda _: None)
     after_second = files_under(out)
     rewritten = {name for name, mtime in after_first.items() if after_second.get(name) != mtime}
     assert not rewritten, f"shard 1 wrote files of shard 0: {sorted(rewritten)}"
@@ -276,8 +280,8 @@ def test_two_runs_into_one_ledger_are_refused(fake, tmp_path):
     folder = ledger_dir(tmp_path / "out", Shard(0, 2))
     with ledger.locked(folder):
         with pytest.raises(ledger.LedgerBusy, match="distinct --shard"):
-            runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(0, 2), log=lambda _: None)
-    runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(0, 2), log=lambda _: None)  # released
+            engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(0, 2), log=lambda _: None)
+    engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(0, 2), log=lambda _: None)  # released
 
 
 def test_a_chain_another_process_is_working_on_is_not_touched(fake, tmp_path):
@@ -286,8 +290,8 @@ def test_a_chain_another_process_is_working_on_is_not_touched(fake, tmp_path):
     with ledger.held(lock) as held:
         assert held is not None
         ledger.claim(held, ledger.Holder(os.getpid(), os.getpid(), "hear_byols.cvt spoken_words embeddings", "now"))
-        with pytest.raises(runner.RunError) as failure:
-            runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
+        with pytest.raises(engine.RunError) as failure:
+            engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
     message = str(failure.value)
     assert "failed: hear_byols.cvt spoken_words embeddings" in message
     holder = f"harness pid {os.getpid()}, running hear_byols.cvt spoken_words embeddings since now"
@@ -300,10 +304,10 @@ def test_a_chain_another_process_is_working_on_is_not_touched(fake, tmp_path):
 
 
 def test_a_shard_refuses_weights_another_shard_recorded(fake, tmp_path):
-    runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(0, 2), log=lambda _: None)
+    engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(0, 2), log=lambda _: None)
     other = {**WEIGHTS, "hear_byols.cvt": Weights("/w/other.pth", "custom")}
-    with pytest.raises(runner.RunError, match="another --out"):
-        runner.run(config(tmp_path), other, tasks=TASKS, shard=Shard(1, 2), log=lambda _: None)
+    with pytest.raises(engine.RunError, match="another --out"):
+        engine.run(heareval, config(tmp_path), other, tasks=TASKS, shard=Shard(1, 2), log=lambda _: None)
 
 
 # --- the command line: SLURM detection, exit status, Ctrl-C and resume ------------------------
@@ -343,7 +347,7 @@ def test_two_shards_at_once_then_one_report(fake, tmp_path):
 
 def test_more_shards_than_chains_leaves_some_idle(fake, tmp_path):
     messages = []
-    assert runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(7, 8), log=messages.append) == []
+    assert engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, shard=Shard(7, 8), log=messages.append) == []
     assert any("shard 7/8: 0 of 6 (module, task) chains" in message for message in messages)
 
 
@@ -377,7 +381,7 @@ def test_ctrl_c_or_sigterm_stops_the_children_and_the_rerun_resumes(fake, tmp_pa
     assert {key for key, status in killed.items() if status == "done" and key[1]} == {
         key for key, status in after.items() if status == "skipped" and key[1]}
     assert after[("hear_byols.default", "spoken_words", "embeddings")] == "done"
-    assert runner.missing_chains(config(tmp_path), [(m, t) for m in MODULES for t in TASKS]) == []
+    assert engine.missing_chains(heareval, config(tmp_path), [(m, t) for m in MODULES for t in TASKS]) == []
 
 
 def running(pid: int) -> bool:
@@ -415,7 +419,7 @@ def test_a_sigkilled_harness_takes_its_running_step_with_it(fake, tmp_path):
             os.kill(step, signal.SIGKILL)
     resumed = subprocess.run(driver(out, "--jobs", "2"), cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert runner.missing_chains(config(tmp_path), [(m, t) for m in MODULES for t in TASKS]) == []
+    assert engine.missing_chains(heareval, config(tmp_path), [(m, t) for m in MODULES for t in TASKS]) == []
 
 
 @pytest.mark.parametrize("step_alive", [True, False])
@@ -437,8 +441,8 @@ def test_a_step_left_running_by_a_killed_run_is_named_by_the_rerun(fake, tmp_pat
                                 stdout=subprocess.PIPE, text=True)
     try:
         assert leftover.stdout.readline().strip() == "held"
-        with pytest.raises(runner.RunError) as failure:
-            runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
+        with pytest.raises(engine.RunError) as failure:
+            engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)
     finally:
         leftover.kill()
         leftover.wait()
@@ -450,7 +454,7 @@ def test_a_step_left_running_by_a_killed_run_is_named_by_the_rerun(fake, tmp_pat
         assert f"pid {gone_pid}, ended" in message and f"fuser -v {lock}" in message
     assert "--shard" not in message
     assert not (tmp_path / "markers" / "hear_byols.cvt__spoken_words__embeddings.start").exists()
-    runner.run(config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)  # gone: the rerun completes
+    engine.run(heareval, config(tmp_path), WEIGHTS, tasks=TASKS, jobs=2, log=lambda _: None)  # gone: the rerun completes
 
 
 # --- the real thing -----------------------------------------------------------------------------
