@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from audio_fixture import tone, write_audio
+from helpers.audio import tone, write_audio
 from hear_byols.api import load_model
 from hear_byols.cli import main
 from hear_byols.errors import InvalidOptionError, UsageError

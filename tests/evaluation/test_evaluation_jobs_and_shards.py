@@ -1,6 +1,6 @@
 """Spreading a run: --jobs (concurrency, dependencies, GPU and thread slots, failures, Ctrl-C)
 and --shard (partition, SLURM arrays, separate files, merged report), on fake heareval steps
-(tests/fake_heareval.py) except for the one slow end-to-end run at the bottom."""
+(tests/helpers/fake_heareval.py) except for the one slow end-to-end run at the bottom."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import fake_heareval
+from helpers import fake_heareval
 from evaluation import engine, ledger
 from evaluation.harnesses import heareval
 from evaluation.report import write_report
@@ -25,8 +25,8 @@ from hear_byols.distributed import Shard, parse_shard, slurm_array_shard
 from hear_byols.errors import UsageError
 from evaluation.weights import Weights
 
-ROOT = Path(__file__).resolve().parents[1]
-TESTS = Path(__file__).resolve().parent
+ROOT = Path(__file__).resolve().parents[2]
+TESTS = Path(__file__).resolve().parents[1]
 MODULES = ("hear_byols.cvt", "hear_byols.default")
 TASKS = list(fake_heareval.TASKS)
 WEIGHTS = {module: Weights(f"/w/{module}.pth", "custom") for module in MODULES}
@@ -314,7 +314,7 @@ def test_a_shard_refuses_weights_another_shard_recorded(fake, tmp_path):
 
 def driver(out: Path, *arguments: str) -> list[str]:
     """``python -m evaluation run`` with fake heareval steps, as a process of its own."""
-    code = "import sys, fake_heareval; fake_heareval.install(); from evaluation.__main__ import main; sys.exit(main(sys.argv[1:]))"
+    code = "import sys; from helpers import fake_heareval; fake_heareval.install(); from evaluation.__main__ import main; sys.exit(main(sys.argv[1:]))"
     return [sys.executable, "-c", code, "run", "--modules", *MODULES, "--tasks-dir", str(out.parent / "tasks"),
             "--tasks", *TASKS, "--out", str(out), "--validate", *arguments]
 

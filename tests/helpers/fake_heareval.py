@@ -1,6 +1,6 @@
 """A stand-in for heareval's runners (milliseconds instead of minutes) to test the scheduling.
 
-``install()`` makes the heareval harness (``evaluation.harnesses.heareval``) build ``python -m fake_heareval KIND MODULE TASK DIR``
+``install()`` makes the heareval harness (``evaluation.harnesses.heareval``) build ``python -m helpers.fake_heareval KIND MODULE TASK DIR``
 commands (and skip the task-folder check); the fake step writes what heareval's would (done-files,
 the task metadata and real heareval scores from tests/fixtures/heareval/) plus start/end markers
 in ``$FAKE_MARKERS`` (the start marker holds the step's ``CUDA_VISIBLE_DEVICES`` and
@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-FIXTURES = Path(__file__).parent / "fixtures" / "heareval" / "embeddings" / "hear_byols.default"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "heareval" / "embeddings" / "hear_byols.default"
 TASKS = ("spoken_language_5fold", "spoken_words", "tone_word_events")
 
 
@@ -28,7 +28,7 @@ def install(patch=setattr) -> None:
     from evaluation.harnesses import heareval as runner
 
     def command(kind: str, module: str, task: str) -> list[str]:
-        return [sys.executable, "-m", "fake_heareval", kind, module, task]
+        return [sys.executable, "-m", "helpers.fake_heareval", kind, module, task]
 
     patch(runner, "validator_command", lambda module, weights: command("validator", module, "-") + ["-"])
     patch(runner, "embeddings_command", lambda config, module, task, weights: command("embeddings", module, task) + [
