@@ -36,7 +36,7 @@ STD_FLOOR = float(torch.finfo(torch.float32).eps)
 #: ``std / |mean|`` below which statistics describe a constant log-mel up to float32 rounding.
 #: Measured: silence of 0.5-60 s, alone and in batches of 1-8, <= 0.51 eps; real audio far more:
 #: noise at 1e-7 (below a 24-bit LSB) >= 45 eps, at 1e-6 >= 4,400 eps, a 1e-7 sine at 100 Hz
-#: 112 eps. 4 eps sits 8x above the one and 11x below the other (tests/test_hardening_api.py
+#: 112 eps. 4 eps sits 8x above the one and 11x below the other (tests/api/test_hardening_api.py
 #: keeps both margins). Between them lies audio at ~1e-8, whose log-mel differs from silence's
 #: by an ulp or two: taken for a constant, as float32 cannot tell it apart.
 CONSTANT_STD_RATIO = 4 * STD_FLOOR

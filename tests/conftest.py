@@ -1,51 +1,24 @@
-"""Shared fixtures: the golden data of the original implementation and test checkpoints."""
+"""Fixtures of every area: devices, the launcher-free environment, thread count, the fixture
+clips and deterministic test checkpoints. Plain constants and functions live in ``helpers/``."""
 from __future__ import annotations
 
-import copy
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-TESTS_DIR = Path(__file__).parent
-FIXTURES = TESTS_DIR / "fixtures"
-sys.path.insert(0, str(TESTS_DIR))
-
-from hear_byols.testing import write_deterministic_checkpoint  # noqa: E402
-from hear_byols.variants import variant_names  # noqa: E402
-
-#: Every variant, from the configs: tests parametrised over it cover a new variant on its own.
-ALL_VARIANTS = tuple(variant_names())
-#: Test checkpoints other than a variant's own config: ``name -> (variant, encoder params)``.
-CHECKPOINT_PARAMS = {"byola_d512": ("byola", {"n_mels": 64, "d": 512}), "byola_d2048": ("byola", None)}
-
-
-#: ``HEAR_BYOLS_TEST_DEVICE=cuda`` makes the CUDA variants of the tests run (and fail) even where
-#: torch sees no GPU; without it they run wherever torch sees one and skip elsewhere.
-CUDA_REQUESTED = os.environ.get("HEAR_BYOLS_TEST_DEVICE", "") == "cuda"
-DEVICES = [
-    "cpu",
-    pytest.param(
-        "cuda",
-        marks=pytest.mark.skipif(
-            not (torch.cuda.is_available() or CUDA_REQUESTED), reason="no CUDA device (HEAR_BYOLS_TEST_DEVICE=cuda forces it)"
-        ),
-    ),
-]
+from hear_byols.testing import write_deterministic_checkpoint
+from helpers.devices import DEVICES
+from helpers.fixture_files import FIXTURES
+from helpers.variants import CHECKPOINT_PARAMS
 
 
 @pytest.fixture(params=DEVICES)
 def device(request) -> torch.device:
     """Each test that takes it runs on the CPU, and on CUDA when there is a GPU."""
     return torch.device(request.param)
-
-
-def on_device(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
-    """A copy of a shared (module-scoped) model on ``device``; the CPU original is returned as is."""
-    return module if device.type == "cpu" else copy.deepcopy(module).to(device)
 
 
 #: Variables by which torchrun and SLURM arrays tell a process its shard (hear_byols.distributed,
@@ -91,11 +64,6 @@ def checkpoint_path(checkpoint_dir: Path):
         return path
 
     return make
-
-
-def golden(name: str) -> dict[str, np.ndarray]:
-    with np.load(FIXTURES / "golden" / f"{name}.npz") as data:
-        return {key: data[key] for key in data.files}
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ view of the model whose ``reference`` is ``per_clip``, and every other step of t
 per clip in eval mode. What may not: clips of different lengths would need padding, which
 changes the log-mel statistics and the pooling, so only clips of the same sample count are
 stacked. The outputs then differ from the per-file ones by float32 summation order only (the
-kernels block a batch differently); tests/test_cli_batched.py bounds the difference.
+kernels block a batch differently); tests/embed/test_cli_batched.py bounds the difference.
 
 Memory: at most ``2 x batch_size`` clips wait for a batch (the largest group is encoded when
 more arrive), and clips over ``MAX_BATCHED_SECONDS`` are not batched at all: the caller embeds

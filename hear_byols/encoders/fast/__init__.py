@@ -2,7 +2,9 @@
 
 The encoders in ``hear_byols.encoders`` mirror the original code (and train as it did). The
 functions here are what inference calls instead: chosen by encoder type, in eval mode only,
-each equal to the reference computation up to float rounding (tests/test_encoder_eval_paths.py).
+each equal to the reference computation up to float rounding (tests/encoders/test_encoder_eval_paths.py).
+An encoder type without a fast path here runs its reference ``time_features``, so a new
+architecture works before anyone writes one.
 """
 from __future__ import annotations
 
@@ -17,8 +19,8 @@ from hear_byols.encoders.fast import audio_ntt
 from hear_byols.encoders.fast.audio_ntt_overlap import overlapping_frame_embeddings
 from hear_byols.encoders.resnetish import ResNetish
 
-#: Per-time-step features of the encoders that pool over time (CLSTM does not: its embedding is
-#: the last recurrent state).
+#: Fast per-time-step features of the encoder types that have one (CLSTM does not pool over
+#: time: its embedding is the last recurrent state).
 _TIME_FEATURES: dict[type, Callable[[Encoder, Tensor], Tensor]] = {
     AudioNTT2020: audio_ntt.time_features,
     CvT: CvT.time_features,
@@ -27,8 +29,9 @@ _TIME_FEATURES: dict[type, Callable[[Encoder, Tensor], Tensor]] = {
 
 
 def pools_over_time(encoder: Encoder) -> bool:
-    """Whether the embedding pools per-time-step features (by ``encoder.pooling``)."""
-    return type(encoder) in _TIME_FEATURES
+    """Whether the embedding is ``Encoder.forward``'s pooling of ``time_features``: encoders that
+    compute it otherwise (CLSTM: the last recurrent state) override ``forward``."""
+    return type(encoder).forward is Encoder.forward
 
 
 def encode(encoder: Encoder, log_mel: Tensor) -> Tensor:
@@ -39,10 +42,11 @@ def encode(encoder: Encoder, log_mel: Tensor) -> Tensor:
 
 
 def time_features(encoder: Encoder, log_mel: Tensor) -> Tensor:
-    """``encoder.time_features(log_mel)`` through its eval fast path."""
-    if encoder.training:
+    """``encoder.time_features(log_mel)`` through its eval fast path, if its type has one."""
+    fast_path = _TIME_FEATURES.get(type(encoder))
+    if encoder.training or fast_path is None:
         return encoder.time_features(log_mel)
-    return _TIME_FEATURES[type(encoder)](encoder, log_mel)
+    return fast_path(encoder, log_mel)
 
 
 def shares_overlapping_frames(encoder: Encoder) -> bool:
