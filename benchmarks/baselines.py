@@ -17,8 +17,8 @@ from hear_byols.timestamps.framing import (
     frames_view,
     pad_for_frames,
 )
-from hear_byols.model import ByolsModel
-from hear_byols.normalization import apply_stats, clip_mean_std
+from hear_byols.inference.model import ByolsModel
+from hear_byols.logmel.normalization import apply_stats, clip_mean_std
 
 REFERENCE_FRAME_BATCH = 512
 

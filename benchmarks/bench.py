@@ -104,7 +104,7 @@ def gemm_peak(threads: int, device: str = "cpu", size: int = 2048, runs: int = 1
     """Child process: GFLOP/s of a square float32 matrix product (full float32, no TF32), best of ``runs``."""
     import torch
 
-    from hear_byols.precision import float32_kernels
+    from hear_byols.inference.precision import float32_kernels
 
     torch.set_num_threads(threads)
     a, b = torch.randn(size, size, device=device), torch.randn(size, size, device=device)

@@ -61,7 +61,7 @@ def model_only(variant: str, weights: str, corpus: Path, threads: int, batch: in
     from hear_byols.api import get_scene_embeddings, load_model
     from hear_byols.audio.files import read_audio_16k
     from hear_byols.extract.batching import batch_free_view
-    from hear_byols.scene import scene_embeddings
+    from hear_byols.inference.scene import scene_embeddings
 
     torch.set_num_threads(threads)
     model = load_model(weights, variant=variant).to(device)

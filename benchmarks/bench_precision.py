@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from hear_byols.api import load_model
-from hear_byols.scene import scene_embeddings
+from hear_byols.inference.scene import scene_embeddings
 from hear_byols.testing import write_deterministic_checkpoint
 
 PRECISIONS = ("float32", "bf16", "fp16")

@@ -75,7 +75,7 @@ def timed(stages: dict[str, list[float]], name: str, action):
 def profile_step(corpus: Path, variant: str, batch: int, steps: int) -> dict[str, list[float]]:
     """Wall and CPU seconds per stage of the recipe's step, averaged over ``steps`` steps after a
     warm-up step, with the modules the training loop uses (one process, data read in process)."""
-    from hear_byols.frontend import LogMelFrontend
+    from hear_byols.logmel.frontend import LogMelFrontend
     from hear_byols.pretraining.augment import TwoViews
     from hear_byols.pretraining.build import loader
     from hear_byols.pretraining.data import CropDataset, epoch_batches, list_audio

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping, Protocol
 
-from hear_byols.atomic import atomic_write_json
+from hear_byols.storage.atomic import atomic_write_json
 from hear_byols.distributed import Shard
 from hear_byols.errors import HearByolsError
 

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
-from hear_byols.atomic import atomic_write_json
+from hear_byols.storage.atomic import atomic_write_json
 from hear_byols.errors import HearByolsError
 
 STEPS = "steps.jsonl"

@@ -7,14 +7,14 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 from torch import Tensor
 
-from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.inference.checkpoint import model_from_checkpoint
 from hear_byols.encoders.base import Layer, find_layer, require_pooling_over_time
-from hear_byols.model import ByolsModel, require_byols_model
-from hear_byols.nonfinite import require_finite
-from hear_byols.scene import scene_embeddings
+from hear_byols.inference.model import ByolsModel, require_byols_model
+from hear_byols.inference.nonfinite import require_finite
+from hear_byols.inference.scene import scene_embeddings
 from hear_byols.errors import InvalidOptionError
-from hear_byols.normalization import parse_normalization
-from hear_byols.precision import FLOAT32, parse_precision
+from hear_byols.logmel.normalization import parse_normalization
+from hear_byols.inference.precision import FLOAT32, parse_precision
 from hear_byols.timestamps import (
     DEFAULT_FRAME_DURATION_MS,
     DEFAULT_HOP_SIZE_MS,

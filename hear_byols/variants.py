@@ -21,8 +21,8 @@ from hear_byols.encoders import Encoder, build_encoder
 from hear_byols.encoders.base import Layer
 from hear_byols import PACKAGE_VARIANT
 from hear_byols.errors import CheckpointError, InvalidOptionError
-from hear_byols.frontend import FrontendSpec
-from hear_byols.resources import package_data_dir
+from hear_byols.logmel.frontend import FrontendSpec
+from hear_byols.storage.resources import package_data_dir
 
 _HEX = {"sha256": re.compile(r"[0-9a-f]{64}"), "git_blob_sha1": re.compile(r"[0-9a-f]{40}")}
 _FILE_KEYS = {"filename", "urls", "size", "sha256", "git_blob_sha1", "licence", "licence_source", "redistributable"}

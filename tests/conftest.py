@@ -69,7 +69,7 @@ def checkpoint_path(checkpoint_dir: Path):
 @pytest.fixture(scope="session")
 def frontend():
     """The BYOL-S frontend (win_length 400)."""
-    from hear_byols.frontend import LogMelFrontend
+    from hear_byols.logmel.frontend import LogMelFrontend
     from hear_byols.variants import variant_spec
 
     return LogMelFrontend(variant_spec("default").frontend)

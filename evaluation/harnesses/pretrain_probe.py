@@ -51,7 +51,7 @@ from evaluation.tasks import generate_tasks
 from evaluation.weights import Weights
 from hear_byols.api import get_scene_embeddings, load_model
 from hear_byols.errors import HearByolsError, WeightsUnavailableError
-from hear_byols.frontend import LogMelFrontend
+from hear_byols.logmel.frontend import LogMelFrontend
 from hear_byols.variants import variant_spec
 
 #: The demo's scene tasks with one label per clip.

@@ -24,7 +24,7 @@ from hear_byols.exits import HANDLED, printable, report
 from hear_byols.extract.options import checked_device
 from hear_byols.extract.progress import LOG
 from hear_byols.extract.shards import parse_shard_option
-from hear_byols.normalization import parse_normalization
+from hear_byols.logmel.normalization import parse_normalization
 from hear_byols.pretraining.options import add_arguments as add_pretrain_arguments, config_from_args
 from hear_byols.variants import variant_names
 

@@ -23,9 +23,9 @@ import numpy as np
 import torch
 
 from hear_byols.audio.files import TARGET_RATE
-from hear_byols.model import ByolsModel
-from hear_byols.normalization import PER_CLIP, REFERENCE, Normalization
-from hear_byols.scene import scene_embeddings
+from hear_byols.inference.model import ByolsModel
+from hear_byols.logmel.normalization import PER_CLIP, REFERENCE, Normalization
+from hear_byols.inference.scene import scene_embeddings
 
 #: Longer clips are embedded alone (their log-mel alone is a full forward pass on CPU).
 MAX_BATCHED_SECONDS = 30.0

@@ -6,7 +6,7 @@ hands the 16 kHz samples back through shared memory. ``workers=0`` decodes in th
 process, in turn. Files come back in input order, at most ``2 x workers`` ahead of the model
 (DataLoader's prefetch), so memory stays bounded whatever the corpus size. A file that cannot be
 read comes back with its exception, to be recorded as that file's failure. Each file's identity
-(size, mtime, sha256: ``hear_byols.identity``) is taken before it is decoded and checked after,
+(size, mtime, sha256: ``hear_byols.extract.identity``) is taken before it is decoded and checked after,
 so the embedding is known to come from the bytes recorded.
 
 A worker that dies (SIGKILL, as the out-of-memory killer sends) stops the run with a
@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 from hear_byols.audio.files import read_audio_16k
 from hear_byols.extract.failures import FILE_ERRORS
 from hear_byols.errors import WorkerError
-from hear_byols.identity import FileIdentity, identify, require_unchanged
+from hear_byols.extract.identity import FileIdentity, identify, require_unchanged
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ import torch
 
 import hear_byols
 from hear_byols.api import check_load_options, get_scene_embeddings, get_timestamp_embeddings, load_model
-from hear_byols.atomic import atomic_write
+from hear_byols.storage.atomic import atomic_write
 from hear_byols.audio.files import RESAMPLE_QUALITY, TARGET_RATE
 from hear_byols.audio.inputs import InputFile, expand_inputs
 from hear_byols.distributed import Shard
@@ -55,7 +55,7 @@ from hear_byols.extract.shards import choose_shard, parse_shard_option, resolve_
 from hear_byols.extract.staleness import still_stands
 from hear_byols.extract.summary import Summary, summarize
 from hear_byols.extract.writer import BackgroundWriter
-from hear_byols.model import ByolsModel
+from hear_byols.inference.model import ByolsModel
 from hear_byols.timestamps import DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS
 from hear_byols.weights import sha256_of
 

@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from hear_byols.atomic import atomic_write_json
+from hear_byols.storage.atomic import atomic_write_json
 from hear_byols.extract.journal import Journal
 from hear_byols.extract.row_schema import SKIPPED, WRITTEN, row_problem
 from hear_byols.errors import StorageError, UsageError
-from hear_byols.identity import FileIdentity
+from hear_byols.extract.identity import FileIdentity
 
 INDEX_NAME = "index.json"
 _PART_PATTERN = "index.run-*.part.json"
@@ -48,7 +48,7 @@ class FileRecord:
     downmixed: bool | None = None
     #: sha256 of each output as written, by output name (``verify-embeddings`` re-hashes them)
     sha256: dict[str, str] | None = None
-    #: the input as it was read (``hear_byols.identity``): an output is valid only while the input
+    #: the input as it was read (``hear_byols.extract.identity``): an output is valid only while the input
     #: holds the same bytes; rows of versions that did not record them have None
     input_size: int | None = None
     input_mtime_ns: int | None = None

@@ -17,7 +17,7 @@ from hear_byols.api import TIMESTAMP_MODES
 from hear_byols.distributed import Shard
 from hear_byols.errors import InvalidOptionError
 from hear_byols.extract.shards import WHOLE
-from hear_byols.model import ByolsModel
+from hear_byols.inference.model import ByolsModel
 
 
 @dataclass(frozen=True)

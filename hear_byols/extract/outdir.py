@@ -28,15 +28,15 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from hear_byols.atomic import create_out_dir
+from hear_byols.storage.atomic import create_out_dir
 from hear_byols.distributed import Shard
 from hear_byols.exits import printable
 from hear_byols.extract.index import merge_parts, parts_pending, write_json
 from hear_byols.extract.journal import read_journal
 from hear_byols.extract.progress import LOG as log
 from hear_byols.errors import HearByolsError, UsageError
-from hear_byols.locking import acquire
-from hear_byols.stale import remove_stale_temporaries
+from hear_byols.storage.locking import acquire
+from hear_byols.storage.leftovers import remove_stale_temporaries
 
 LOCK_NAME = ".hear-byols.lock"
 INDEX_LOCK_NAME = ".hear-byols-index.lock"

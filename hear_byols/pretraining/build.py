@@ -11,9 +11,9 @@ from typing import Iterator
 import torch
 from torch.utils.data import DataLoader
 
-from hear_byols.checkpoint import encoder_state_dict, identify_variants, official_owner, read_checkpoint
+from hear_byols.inference.checkpoint import encoder_state_dict, identify_variants, official_owner, read_checkpoint
 from hear_byols.errors import CheckpointError, TrainingDataError, UsageError, WrongVariantError
-from hear_byols.frontend import LogMelFrontend
+from hear_byols.logmel.frontend import LogMelFrontend
 from hear_byols.pretraining.data import Batch, CropDataset, collate, file_fingerprint, manifest_hash, name_files
 from hear_byols.pretraining.finite import nonfinite_rows
 from hear_byols.pretraining.launch import Distributed

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from hear_byols.errors import TrainingDivergedError
-from hear_byols.frontend import LogMelFrontend
+from hear_byols.logmel.frontend import LogMelFrontend
 from hear_byols.pretraining.data import Batch, name_files
 from hear_byols.pretraining.launch import Distributed
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from hear_byols.errors import UsageError
-from hear_byols.frontend import LogMelFrontend
+from hear_byols.logmel.frontend import LogMelFrontend
 from hear_byols.pretraining.augment import TwoViews
 from hear_byols.pretraining.build import data_manifest, dataset_statistics, initial_weights, read_batches
 from hear_byols.pretraining.data import CropDataset, epoch_batches, list_audio

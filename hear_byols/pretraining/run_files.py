@@ -11,8 +11,8 @@ from typing import Any, Mapping, Sequence
 
 import torch
 
-from hear_byols import atomic
-from hear_byols.atomic import atomic_write, atomic_write_json
+from hear_byols.storage import atomic
+from hear_byols.storage.atomic import atomic_write, atomic_write_json
 
 log = logging.getLogger("hear_byols.pretraining")
 

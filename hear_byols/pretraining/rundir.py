@@ -16,13 +16,13 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from hear_byols.atomic import create_out_dir
+from hear_byols.storage.atomic import create_out_dir
 from hear_byols.errors import HearByolsError, StorageError, UsageError
-from hear_byols.locking import acquire
+from hear_byols.storage.locking import acquire
 from hear_byols.pretraining.launch import Distributed
 from hear_byols.pretraining.options import PretrainConfig
 from hear_byols.pretraining.resume import checkpoint_file
-from hear_byols.stale import remove_stale_temporaries
+from hear_byols.storage.leftovers import remove_stale_temporaries
 
 LOCK_NAME = ".hear-byols-pretrain.lock"
 #: Files that make RUN_DIR hold a run (a folder with only an objective's target cache holds none).

@@ -12,7 +12,7 @@ import numpy
 import torch
 from torch import nn
 
-from hear_byols.atomic import atomic_write_all
+from hear_byols.storage.atomic import atomic_write_all
 from hear_byols.errors import StorageError
 from hear_byols.pretraining.objectives import record_keys
 from hear_byols.pretraining.resume import CHECKPOINT_FORMAT

@@ -11,7 +11,7 @@ import torch
 from torch import Tensor, nn
 
 from hear_byols.errors import TrainingDataError
-from hear_byols.frontend import LogMelFrontend
+from hear_byols.logmel.frontend import LogMelFrontend
 from hear_byols.pretraining.augment import TwoViews
 from hear_byols.pretraining.data import Batch, name_files
 from hear_byols.pretraining.learner import ByolLearner

@@ -23,10 +23,10 @@ from hear_byols.timestamps.framing import (
     frame_grid,
     pad_for_frames,
 )
-from hear_byols.chunking import items_per_forward
-from hear_byols.model import ByolsModel
-from hear_byols.normalization import FIXED, Moments, apply_stats, timestamp_stats
-from hear_byols.runtime import inference, ordinary_empty
+from hear_byols.inference.chunking import items_per_forward
+from hear_byols.inference.model import ByolsModel
+from hear_byols.logmel.normalization import FIXED, Moments, apply_stats, timestamp_stats
+from hear_byols.inference.runtime import inference, ordinary_empty
 
 #: Frames per forward pass on CPU: small chunks keep activations in cache (fastest on CPU) and
 #: bound memory (~30 MB of activations for AudioNTT).

@@ -22,7 +22,7 @@ import torch
 from torch import Tensor
 
 from hear_byols.timestamps.framing import FrameGrid, PaddedAudio, frames_view
-from hear_byols.frontend import LogMelFrontend
+from hear_byols.logmel.frontend import LogMelFrontend
 
 
 #: every clip of the batch

@@ -16,9 +16,9 @@ import torch
 from torch import Tensor
 
 from hear_byols.encoders.base import MEAN_MAX, pool_over_time
-from hear_byols.model import ByolsModel
-from hear_byols.normalization import apply_stats
-from hear_byols.runtime import inference, ordinary_empty
+from hear_byols.inference.model import ByolsModel
+from hear_byols.logmel.normalization import apply_stats
+from hear_byols.inference.runtime import inference, ordinary_empty
 from hear_byols.timestamps.exact import exact_timestamp_stats, timestamp_batch
 from hear_byols.timestamps.framing import DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS, MS_PER_SECOND
 

@@ -24,9 +24,9 @@ from typing import IO
 from filelock import Timeout
 from tqdm import tqdm
 
-from hear_byols.atomic import atomic_write
-from hear_byols.locking import acquire
-from hear_byols.stale import remove_stale_locks, remove_stale_temporaries
+from hear_byols.storage.atomic import atomic_write
+from hear_byols.storage.locking import acquire
+from hear_byols.storage.leftovers import remove_stale_locks, remove_stale_temporaries
 from hear_byols.errors import ChecksumError, DownloadError, InvalidOptionError, StorageError, WeightsUnavailableError
 from hear_byols.weights.env import (
     CACHE_DIR_ENV,

@@ -17,7 +17,7 @@ from hear_byols.errors import (
     InvalidOptionError,
     WeightsUnavailableError,
 )
-from hear_byols.resources import package_data_dir
+from hear_byols.storage.resources import package_data_dir
 from hear_byols.weights.download import download_weight_file
 from hear_byols.weights.env import CACHE_DIR_ENV, WEIGHTS_DIR_ENV, env_path
 from hear_byols.weights.hashing import verify_once

@@ -17,7 +17,7 @@ from hear_byols.errors import (
     InvalidModelError,
     InvalidOptionError,
 )
-from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.inference.checkpoint import model_from_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +144,7 @@ def test_silence_and_constant_audio_give_finite_embeddings(checkpoint_path, vari
 
 
 def test_the_std_floor_changes_nothing_where_std_is_above_it():
-    from hear_byols.normalization import STD_FLOOR, apply_stats
+    from hear_byols.logmel.normalization import STD_FLOOR, apply_stats
 
     x = torch.randn(2, 4, 5)
     std = torch.tensor([0.5, STD_FLOOR * 2])

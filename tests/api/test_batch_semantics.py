@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hear_byols.checkpoint import model_from_checkpoint
-from hear_byols.scene import scene_embeddings
+from hear_byols.inference.checkpoint import model_from_checkpoint
+from hear_byols.inference.scene import scene_embeddings
 from hear_byols.timestamps.exact import timestamp_embeddings
 
 BATCH_FREE = ["per_clip", [-4.0, 5.0]]

@@ -13,9 +13,9 @@ import hear_byols.default
 import hear_byols.default1024
 from helpers.fixture_files import FIXTURES
 from helpers.variants import ALL_VARIANTS, CHECKPOINT_PARAMS
-from hear_byols.checkpoint import identify_variants
+from hear_byols.inference.checkpoint import identify_variants
 from hear_byols.errors import CheckpointError, WrongVariantError
-from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.inference.checkpoint import model_from_checkpoint
 from hear_byols.testing import deterministic_state_dict
 from hear_byols.variants import variant_spec
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 import hear_byols.timestamps.exact as exact
-from hear_byols.chunking import items_per_forward
-from hear_byols.checkpoint import model_from_checkpoint
-from hear_byols.normalization import Moments
+from hear_byols.inference.chunking import items_per_forward
+from hear_byols.inference.checkpoint import model_from_checkpoint
+from hear_byols.logmel.normalization import Moments
 from hear_byols.timestamps.frame_log_mels import frame_log_mels
 from hear_byols.timestamps.framing import frame_grid, frames_view, pad_for_frames
 from hear_byols.timestamps import sliding

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from hear_byols.frontend import COLUMNS_PER_STFT
+from hear_byols.logmel.frontend import COLUMNS_PER_STFT
 
 
 def test_long_clip_log_mel_equals_one_stft(frontend) -> None:

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.inference.checkpoint import model_from_checkpoint
 from hear_byols.errors import InvalidOptionError
-from hear_byols.normalization import apply_stats, clip_mean_std, parse_normalization, scene_stats
-from hear_byols.scene import scene_embeddings
+from hear_byols.logmel.normalization import apply_stats, clip_mean_std, parse_normalization, scene_stats
+from hear_byols.inference.scene import scene_embeddings
 from hear_byols.timestamps.exact import timestamp_embeddings
 from hear_byols.timestamps.sliding import sliding_timestamp_embeddings
 
@@ -172,7 +172,7 @@ def _stats_ratio(audio: torch.Tensor, frontend) -> torch.Tensor:
 def test_the_constant_threshold_separates_rounding_from_quiet_audio(frontend):
     """Measured margin: silence's statistics have std/|mean| <= 0.51 eps (float32 rounding of the
     mean), noise at 1e-7 (below a 24-bit LSB) >= 45 eps, at 1e-6 >= 4.4e3 eps."""
-    from hear_byols.normalization import CONSTANT_STD_RATIO
+    from hear_byols.logmel.normalization import CONSTANT_STD_RATIO
 
     eps = torch.finfo(torch.float32).eps
     constant = max(float(_stats_ratio(torch.zeros(b, _samples(s)), frontend).max()) for b in (1, 4) for s in (0.5, 7.3, 30))

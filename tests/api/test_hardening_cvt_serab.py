@@ -16,9 +16,9 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-import hear_byols.checkpoint
+import hear_byols.inference.checkpoint
 from hear_byols import api
-from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.inference.checkpoint import model_from_checkpoint
 from hear_byols.encoders.base import MEAN, MEAN_MAX
 from hear_byols.encoders.cvt import CvT
 from hear_byols.encoders.fast import encode
@@ -79,9 +79,9 @@ def test_the_official_batch512_file_is_refused_by_the_mean_max_module(checkpoint
     (The real file is not reachable here: a test file stands in for it, under its registry entry.)"""
     path = checkpoint_path("cvt_byols_bs512")
     official = dataclasses.replace(registry_entries("cvt_byols_bs512")[0], git_blob_sha1=git_blob_sha1_of(path))
-    entries = hear_byols.checkpoint.registry_entries
+    entries = hear_byols.inference.checkpoint.registry_entries
     monkeypatch.setattr(
-        hear_byols.checkpoint, "registry_entries", lambda name: [official] if name == official.variant else entries(name)
+        hear_byols.inference.checkpoint, "registry_entries", lambda name: [official] if name == official.variant else entries(name)
     )
     with pytest.raises(WrongVariantError, match=r"use hear_byols\.cvt_byols_bs512: hear_byols\.cvt_byols_bs512\.load_model"):
         api.load_model(str(path), variant="cvt_byols")

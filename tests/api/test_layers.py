@@ -18,7 +18,7 @@ from torch.nn import functional as F
 from helpers.devices import on_device
 from helpers.variants import ALL_VARIANTS, encoder_type_and_pooling, one_variant_per
 from hear_byols import api
-from hear_byols.checkpoint import model_from_checkpoint
+from hear_byols.inference.checkpoint import model_from_checkpoint
 from hear_byols.cli import main
 from hear_byols.encoders.base import LAST_STEP, MEAN, MEAN_MAX, mean_plus_max_over_time
 from hear_byols.encoders.fast import encode, pools_over_time

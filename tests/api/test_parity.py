@@ -25,9 +25,9 @@ from helpers.fixture_files import golden
 from helpers.variants import ALL_VARIANTS
 from hear_byols.timestamps.frame_log_mels import frame_log_mels
 from hear_byols.timestamps.framing import frame_grid, pad_for_frames
-from hear_byols.checkpoint import model_from_checkpoint
-from hear_byols.normalization import Moments, apply_stats, clip_mean_std, parse_normalization, scene_stats, timestamp_stats
-from hear_byols.scene import scene_embeddings
+from hear_byols.inference.checkpoint import model_from_checkpoint
+from hear_byols.logmel.normalization import Moments, apply_stats, clip_mean_std, parse_normalization, scene_stats, timestamp_stats
+from hear_byols.inference.scene import scene_embeddings
 from hear_byols.timestamps.exact import timestamp_embeddings
 
 EMBEDDING_RTOL = 1e-5

@@ -10,7 +10,7 @@ import torch
 import hear_byols.api as api
 from helpers.devices import on_device
 from hear_byols.errors import InvalidOptionError
-from hear_byols.precision import PRECISIONS, _operators, float32_kernels
+from hear_byols.inference.precision import PRECISIONS, _operators, float32_kernels
 
 #: the golden tolerance (tests/api/test_parity.py): max|diff| <= 1e-5 * max|reference|
 RTOL = 1e-5

@@ -29,7 +29,7 @@ from hear_byols.audio.inputs import InputFile
 from hear_byols.extract.journal import JOURNAL_NAME
 from hear_byols.distributed import Shard
 from hear_byols.extract.shards import owns
-from hear_byols.model import ByolsModel
+from hear_byols.inference.model import ByolsModel
 from helpers.cli import embed
 
 #: Largest difference allowed between a batched scene embedding and the file's own, relative to

@@ -17,7 +17,7 @@ import torch
 from helpers.audio import tone, write_audio
 from hear_byols.extract.failures import failure_reason
 from hear_byols.extract.journal import JOURNAL_NAME, read_journal
-from hear_byols.stale import STALE_AFTER_S
+from hear_byols.storage.leftovers import STALE_AFTER_S
 from helpers.cli import embed_with
 
 MODEL = "default"

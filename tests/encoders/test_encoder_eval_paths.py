@@ -77,7 +77,7 @@ def test_timestamps_with_shared_frames_equal_materialized(
     """The whole exact timestamp path (shared STFT + shared encoder work) against materialised
     frames, for hops other than the goldens' 50 ms, for BYOL-A's wider STFT window, and for a
     clip long enough (21.5 s) that the shared STFT is built in several segments."""
-    from hear_byols.checkpoint import model_from_checkpoint
+    from hear_byols.inference.checkpoint import model_from_checkpoint
     from hear_byols.timestamps.exact import timestamp_embeddings
 
     model = model_from_checkpoint(variant, checkpoint_path(variant))

@@ -1,4 +1,4 @@
-"""hear_byols.atomic.atomic_write_json, the one writer of whole JSON files: the bytes each of
+"""hear_byols.storage.atomic.atomic_write_json, the one writer of whole JSON files: the bytes each of
 its users wrote before it (embed's index, pretraining's run folder, evaluation's ledger)."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from evaluation import ledger
-from hear_byols.atomic import atomic_write_json
+from hear_byols.storage.atomic import atomic_write_json
 from hear_byols.pretraining.run_files import json_bytes, save_json
 
 

@@ -99,7 +99,7 @@ def test_a_non_finite_gradient_is_never_applied() -> None:
     views = torch.randn(8, 1, 64, 96)
     views[0, 0, 0, 0] = float("nan")
     from hear_byols.errors import TrainingDivergedError
-    from hear_byols.frontend import LogMelFrontend
+    from hear_byols.logmel.frontend import LogMelFrontend
     from hear_byols.pretraining.finite import NonFiniteGuard
 
     guard = NonFiniteGuard(CPU, trainable(objective), LogMelFrontend(spec.frontend), [], Path("run"))

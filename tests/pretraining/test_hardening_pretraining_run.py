@@ -217,7 +217,7 @@ def test_read_only_out_fails_before_training(corpus: Path, read_only_dir: Path, 
 def test_full_disk_at_a_checkpoint_keeps_the_previous_consistent_pair(corpus: Path, tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch,
                                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    import hear_byols.atomic as atomic
+    import hear_byols.storage.atomic as atomic
 
     real_temporary, writes = atomic.tempfile.NamedTemporaryFile, []
 

@@ -261,7 +261,7 @@ def test_an_unusable_lock_file_is_a_storage_error(server: WeightsServer, tmp_pat
 
 
 def test_stale_parts_and_locks_of_killed_downloads_are_removed(server: WeightsServer, tmp_path: Path) -> None:
-    from hear_byols.stale import STALE_AFTER_S
+    from hear_byols.storage.leftovers import STALE_AFTER_S
 
     wf = weight_file_for(BODY, [server.url(FILE_PATH)])
     tmp_path.joinpath("cache").mkdir(exist_ok=True)

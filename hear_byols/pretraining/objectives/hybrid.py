@@ -18,7 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from hear_byols.argtypes import between
-from hear_byols.atomic import atomic_write
+from hear_byols.storage.atomic import atomic_write
 from hear_byols.errors import UsageError
 from hear_byols.pretraining.learner import MLP, ByolLearner
 from hear_byols.pretraining.objectives.base import Objective, TargetSetup

@@ -10,7 +10,7 @@ Why each part:
   into ordinary tensors (``ordinary_empty``), which callers can edit in place or train a
   probe on, without a copy at the end;
 * the caller's autocast is switched off (the frontend must stay float32) and the kernels run
-  at the model's ``precision`` (``hear_byols.precision``; fp16 on a CPU warns that it is slow).
+  at the model's ``precision`` (``hear_byols.inference.precision``; fp16 on a CPU warns that it is slow).
 """
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from hear_byols.errors import InvalidModelError
-from hear_byols.model import ByolsModel
-from hear_byols.precision import float32_kernels, warn_if_slow_on_cpu
+from hear_byols.inference.model import ByolsModel
+from hear_byols.inference.precision import float32_kernels, warn_if_slow_on_cpu
 
 
 def model_device(model: nn.Module) -> torch.device:

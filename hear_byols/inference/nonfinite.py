@@ -11,11 +11,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from hear_byols.checkpoint import describe_entries, non_finite_entries
+from hear_byols.inference.checkpoint import describe_entries, non_finite_entries
 from hear_byols.errors import HearByolsError, InvalidAudioError, ModelNumericsError
-from hear_byols.model import ByolsModel
-from hear_byols.precision import AUTOCAST_DTYPES
-from hear_byols.runtime import inference
+from hear_byols.inference.model import ByolsModel
+from hear_byols.inference.precision import AUTOCAST_DTYPES
+from hear_byols.inference.runtime import inference
 
 
 def require_finite(embeddings: Tensor, audio: Any, model: ByolsModel) -> Tensor:

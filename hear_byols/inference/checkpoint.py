@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from hear_byols.errors import CheckpointError, WrongVariantError
-from hear_byols.model import ByolsModel
-from hear_byols.normalization import parse_normalization
+from hear_byols.inference.model import ByolsModel
+from hear_byols.logmel.normalization import parse_normalization
 from hear_byols.variants import WeightFile, variant_names, variant_spec
 from hear_byols.weights.hashing import git_blob_sha1_of, sha256_of
 from hear_byols.weights.registry import registry_entries, registry_variants

@@ -14,9 +14,9 @@ from hear_byols.encoders import Encoder
 from hear_byols.encoders.base import Layer, find_layer, require_pooling_over_time
 from hear_byols.encoders.fast import encode, time_features
 from hear_byols.errors import InvalidAudioError, InvalidModelError
-from hear_byols.frontend import LogMelFrontend
-from hear_byols.normalization import Normalization
-from hear_byols.precision import FLOAT32, encoder_autocast
+from hear_byols.logmel.frontend import LogMelFrontend
+from hear_byols.logmel.normalization import Normalization
+from hear_byols.inference.precision import FLOAT32, encoder_autocast
 from hear_byols.variants import VariantSpec
 
 
@@ -34,7 +34,7 @@ class ByolsModel(nn.Module):
         self.normalization = normalization
         self.weights = weights
         self.timestamp_mode = "exact"
-        #: ``load_model(precision=...)``: "float32" (exact), "tf32", "bf16" or "fp16" (hear_byols.precision)
+        #: ``load_model(precision=...)``: "float32" (exact), "tf32", "bf16" or "fp16" (hear_byols.inference.precision)
         self.precision = FLOAT32
         self.sample_rate = spec.frontend.sample_rate
         #: the encoder's layers, input side first; the last is the published embedding

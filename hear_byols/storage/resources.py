@@ -16,4 +16,4 @@ def package_data_dir(name: str) -> Path:
     try:
         return Path(str(importlib.resources.files(f"hear_byols.{name}")))
     except ModuleNotFoundError:  # uninstalled source checkout
-        return Path(__file__).resolve().parent.parent / name
+        return Path(__file__).resolve().parents[2] / name

@@ -15,10 +15,10 @@ import torch
 from torch import Tensor
 
 from hear_byols.audio.validation import as_clip_groups
-from hear_byols.chunking import items_per_forward
-from hear_byols.model import ByolsModel
-from hear_byols.normalization import apply_stats, clip_mean_std, describes_constant, scene_stats
-from hear_byols.runtime import inference, ordinary_empty
+from hear_byols.inference.chunking import items_per_forward
+from hear_byols.inference.model import ByolsModel
+from hear_byols.logmel.normalization import apply_stats, clip_mean_std, describes_constant, scene_stats
+from hear_byols.inference.runtime import inference, ordinary_empty
 
 #: STFT columns encoded per forward pass on CPU (about two 10 s clips): chunks that keep the
 #: activations in cache beat one big batch (measured in benchmarks/RESULTS.md); bounds memory.
