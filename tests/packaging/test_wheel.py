@@ -69,6 +69,9 @@ def test_built_wheel_contains_package_data_and_works_offline(tmp_path):
     assert "hear_byols/checkpoints/LICENSE-SERAB" in names
     weights = [name for name in names if name.endswith((".pth", ".pt", ".ckpt"))]
     assert weights == [f"hear_byols/checkpoints/{SHIPPED}"], "the only weights file the package may carry"
+    sources = {path.relative_to(REPO).as_posix() for path in (REPO / "hear_byols").rglob("*.py")
+               if not {"configs", "checkpoints"} & set(path.relative_to(REPO).parts)}
+    assert sources - set(names) == set(), "modules missing from the wheel: list their packages in setup.cfg"
     # install into a target dir and import it from there, away from the source tree
     target = tmp_path / "site"
     subprocess.run(
