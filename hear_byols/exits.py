@@ -11,13 +11,13 @@ import sys
 
 from hear_byols.errors import HearByolsError, InvalidOptionError, UsageError
 
-SUCCESS = 0
 #: A file, a step or a download failed, or the model could not be loaded.
 FAILURE = 1
 #: A bad option or argument, reported before any work (argparse's status for the same).
 USAGE_ERROR = 2
-#: 128 + the signal's number, as the shell reports a process a signal ended: Ctrl-C, SIGTERM.
-INTERRUPTED, TERMINATED = 130, 143
+#: 128 + SIGINT's number, as the shell reports Ctrl-C (a pretraining run stopped by a signal saves first,
+#: then exits with 128 + that signal's number: hear_byols.pretraining.stopping).
+INTERRUPTED = 130
 #: What an entry point catches and hands to ``report``; everything else propagates.
 HANDLED = (HearByolsError, KeyboardInterrupt)
 
