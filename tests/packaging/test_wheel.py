@@ -47,6 +47,18 @@ def run_offline(site: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def copy_checkout(dest: Path) -> Path:
+    """The files a clone of the working tree has (tracked, and untracked but not ignored), copied to ``dest``."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.split("\n")
+    for name in filter(None, files):
+        if (REPO / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, dest / name)
+    return dest
+
+
 def assert_real_model_ran(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     error = float(result.stdout.split("relative error", 1)[1].split()[0])
@@ -56,8 +68,11 @@ def assert_real_model_ran(result: subprocess.CompletedProcess[str]) -> None:
 
 @pytest.mark.slow
 def test_built_wheel_contains_package_data_and_works_offline(tmp_path):
+    # from a copy of the tracked files: a build/ folder left in the checkout by an earlier build
+    # would carry modules since moved or deleted into the wheel (setuptools never empties it)
+    source = copy_checkout(tmp_path / "source")
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(REPO)],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(tmp_path / "dist"), str(source)],
         check=True,
         capture_output=True,
     )
@@ -69,9 +84,12 @@ def test_built_wheel_contains_package_data_and_works_offline(tmp_path):
     assert "hear_byols/checkpoints/LICENSE-SERAB" in names
     weights = [name for name in names if name.endswith((".pth", ".pt", ".ckpt"))]
     assert weights == [f"hear_byols/checkpoints/{SHIPPED}"], "the only weights file the package may carry"
-    sources = {path.relative_to(REPO).as_posix() for path in (REPO / "hear_byols").rglob("*.py")
-               if not {"configs", "checkpoints"} & set(path.relative_to(REPO).parts)}
-    assert sources - set(names) == set(), "modules missing from the wheel: list their packages in setup.cfg"
+    sources = {path.relative_to(source).as_posix() for path in (source / "hear_byols").rglob("*.py")
+               if not {"configs", "checkpoints"} & set(path.relative_to(source).parts)}
+    modules = {name for name in names if name.startswith("hear_byols/") and name.endswith(".py")
+               and not name.startswith(("hear_byols/configs/", "hear_byols/checkpoints/"))}
+    assert sources - modules == set(), "modules missing from the wheel: list their packages in setup.cfg"
+    assert modules - sources == set(), "the wheel carries modules the source tree does not have"
     # install into a target dir and import it from there, away from the source tree
     target = tmp_path / "site"
     subprocess.run(
@@ -85,13 +103,6 @@ def test_built_wheel_contains_package_data_and_works_offline(tmp_path):
 @pytest.mark.slow
 def test_bare_clone_runs_the_real_model_offline(tmp_path):
     """The repository's files alone (what a clone has; no shared folder beside it, no install)."""
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True, text=True, check=True
-    ).stdout.split("\n")
-    clone = tmp_path / "clone"
-    for name in filter(None, files):
-        if (REPO / name).is_file():
-            (clone / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / name, clone / name)
+    clone = copy_checkout(tmp_path / "clone")
     assert not (clone.parent / "shared").exists()
     assert_real_model_ran(run_offline(clone, clone))
