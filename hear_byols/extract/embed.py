@@ -127,7 +127,8 @@ def run_embed(items: list[InputFile], options: EmbedOptions) -> Summary:
     listed, items = len(items), select(items, options.shard)
     report_shard(options.shard, options.shard_source, len(items), listed)
     if options.model is None:  # before --out exists
-        check_load_options(options.variant, {"timestamp_mode": options.timestamp_mode, "layer": options.layer})
+        check_load_options(options.variant, {"timestamp_mode": options.timestamp_mode, "layer": options.layer,
+                                             "normalization": options.normalization})
     out = options.out_dir
     with claimed_out_dir(out, options.shard) as claim:
         name = journal_name(options.shard.file_tag)

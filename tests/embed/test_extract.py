@@ -80,6 +80,10 @@ def test_the_summary_is_logged_not_printed(corpus: Path, tmp_path: Path, checkpo
     (dict(device="tpu"), InvalidOptionError),
     (dict(shard="2/2"), UsageError),
     (dict(timestamp_mode="fast"), InvalidOptionError),
+    (dict(normalization="bogus"), InvalidOptionError),
+    (dict(normalization=[0.0, -1.0]), InvalidOptionError),
+    (dict(layer="nope"), InvalidOptionError),
+    (dict(model="nope"), InvalidOptionError),
 ])
 def test_bad_arguments_raise_before_any_work(corpus: Path, tmp_path: Path, call: dict, error: type) -> None:
     arguments = {"inputs": corpus, "model": MODEL, "out": tmp_path / "out", **call}
