@@ -6,6 +6,8 @@ and the rendezvous variables; we join with NCCL on GPUs and gloo on CPU.
 from __future__ import annotations
 
 import os
+import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -124,6 +126,11 @@ def _join(rank: int, world: int, backend: str, env: Mapping[str, str]) -> None:
     if missing:
         raise UsageError(f"{where} are set but {' and '.join(missing)} not, so there is no rendezvous; {_ADVICE}")
     address = f"{env['MASTER_ADDR']}:{env['MASTER_PORT']}"
+    if not env["MASTER_PORT"].isdigit():
+        raise UsageError(f"MASTER_PORT={env['MASTER_PORT']!r} is not a port number; {_ADVICE}")
+    if rank > 0 and not _master_listens(env["MASTER_ADDR"], int(env["MASTER_PORT"]), RENDEZVOUS_TIMEOUT_S):
+        raise UsageError(f"{where} at {address}: the other processes did not join within {RENDEZVOUS_TIMEOUT_S:g} s "
+                         f"(nothing listens at {address}); {_ADVICE}")
     try:
         store, _, _ = next(dist.rendezvous("env://", rank, world, timeout=timedelta(seconds=RENDEZVOUS_TIMEOUT_S)))
     except (RuntimeError, ValueError) as exc:  # torch's store errors (DistNetworkError...) are RuntimeErrors
@@ -132,6 +139,21 @@ def _join(rank: int, world: int, backend: str, env: Mapping[str, str]) -> None:
                          f"({reason}); {_ADVICE}") from None
     store.set_timeout(default_pg_timeout)  # the bound is for meeting; collectives keep torch's
     dist.init_process_group(backend, store=store, rank=rank, world_size=world)
+
+
+def _master_listens(host: str, port: int, timeout_s: float) -> bool:
+    """Whether rank 0's store accepts a connection within ``timeout_s``. Checked with a plain
+    socket before torch's store client: a client that timed out connecting could keep the
+    interpreter from exiting after the error was reported (seen once in CI)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=1.0):
+                return True
+        except OSError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
 
 
 def stop() -> None:
