@@ -2,6 +2,7 @@
 with one ``prog: error: message`` line and their status; a bug keeps its traceback."""
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import pytest
@@ -42,28 +43,23 @@ def test_evaluation_errors_are_the_packages(error: type) -> None:
     assert issubclass(error, HearByolsError)
 
 
-def test_evaluation_maps_its_errors_and_lets_bugs_raise(monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    import evaluation.variants_table as table
-
-    monkeypatch.setattr(table, "variants_table", lambda: (_ for _ in ()).throw(RunError("2 step(s) failed")))
-    assert evaluation_main(["variants-table"]) == 1
-    assert capsys.readouterr().err == "python -m evaluation variants-table: error: 2 step(s) failed\n"
-    monkeypatch.setattr(table, "variants_table", lambda: int("a bug"))
+@pytest.mark.parametrize(("entry", "module", "attribute", "argv", "error", "status", "line"), [
+    (evaluation_main, "evaluation.variants_table", "variants_table", ["variants-table"], RunError("2 step(s) failed"),
+     1, "python -m evaluation variants-table: error: 2 step(s) failed\n"),
+    (cli_main, "hear_byols.cli.weights_cmds", "run_verify", ["verify"], UsageError("no such thing"),
+     2, "hear-byols verify: error: no such thing\n"),
+])
+def test_an_entry_point_maps_its_errors_and_lets_bugs_raise(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], entry, module: str, attribute: str,
+    argv: list[str], error: Exception, status: int, line: str,
+) -> None:
+    target = importlib.import_module(module)
+    monkeypatch.setattr(target, attribute, lambda: (_ for _ in ()).throw(error))
+    assert entry(argv) == status
+    assert capsys.readouterr().err == line
+    monkeypatch.setattr(target, attribute, lambda: int("a bug"))
     with pytest.raises(ValueError, match="a bug"):
-        evaluation_main(["variants-table"])
-
-
-def test_the_cli_maps_its_errors_and_lets_bugs_raise(monkeypatch: pytest.MonkeyPatch,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    import hear_byols.cli.weights_cmds as commands
-
-    monkeypatch.setattr(commands, "run_verify", lambda: (_ for _ in ()).throw(UsageError("no such thing")))
-    assert cli_main(["verify"]) == 2
-    assert capsys.readouterr().err == "hear-byols verify: error: no such thing\n"
-    monkeypatch.setattr(commands, "run_verify", lambda: int("a bug"))
-    with pytest.raises(ValueError, match="a bug"):
-        cli_main(["verify"])
+        entry(argv)
 
 
 def test_pretraining_lets_bugs_raise(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
