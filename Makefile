@@ -37,7 +37,7 @@ $(PY):
 
 $(VENV)/.core-installed: $(PY) setup.cfg pyproject.toml
 	$(PIP) install -q "torch==$(TORCH_VERSION)"
-	$(PIP) install -q -e ".[test,train]"
+	$(PIP) install -q -e ".[test,train,probe,export]"
 	touch $@
 
 install: $(VENV)/.core-installed

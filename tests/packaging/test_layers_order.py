@@ -20,6 +20,8 @@ VARIANT_MODULES = sorted(path.stem for path in (PACKAGE.parent / "configs").glob
 #: Top to bottom. Each line is one floor; the units on one floor never import each other.
 FLOORS: list[tuple[str, ...]] = [
     ("hear_byols", "cli", *VARIANT_MODULES),  # what users run and import: the package, the CLI, the variants
+    ("probe",),  # a labelled corpus -> speaker-independent scores (uses the engine and the statistics)
+    ("stats", "export", "streaming"),  # corpus log-mel statistics; ONNX export; streaming embeddings
     ("extract", "pretraining"),  # the extraction engine and training, side by side
     ("api",),  # the HEAR functions, written once
     ("timestamps",),  # framing and the timestamp paths, on the assembled model
@@ -27,7 +29,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("weights", "testing"),  # weights resolution; deterministic test weights
     ("variants",),  # the registry: one YAML per variant
     ("logmel", "encoders", "audio"),  # the signal path and the audio that comes in
-    ("storage", "distributed", "exits", "argtypes"),  # files and processes: the floor of every entry point
+    ("storage", "distributed", "exits", "argtypes", "onnx_runtime"),  # files and processes; the torch-free runtime
     ("errors",),
 ]
 FLOOR = {unit: len(FLOORS) - height for height, units in enumerate(FLOORS) for unit in units}
