@@ -4,12 +4,14 @@ when verification or writing failed (nothing written); 2 for a bad option, befor
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from hear_byols.errors import InvalidOptionError
-from hear_byols.export import FRONTENDS, export_onnx, serving_normalization
+from hear_byols.export import FRONTENDS, MIN, export_onnx, serving_normalization
+from hear_byols.export.cases import DEFAULT_CHECK_SECONDS
 from hear_byols.export.onnx_graph import check_opset
 from hear_byols.variants import variant_names
 
@@ -34,6 +36,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                         help="include: audio (batch, samples) in (default); exclude: normalised log-mel (batch, 64, frames) in")
     export.add_argument("--layer", default=None, metavar="NAME", help="an intermediate layer (hear-byols info --layers VARIANT)")
     export.add_argument("--opset", type=_opset, default=None, metavar="N", help="ONNX opset (default: the exporter's)")
+    export.add_argument("--check-seconds", type=_seconds, default=list(DEFAULT_CHECK_SECONDS), metavar="LIST",
+                        help="clip lengths the graph is verified at, comma-separated seconds or 'min' (the shortest "
+                        "the model accepts); each at batch sizes 1 and 2 (default: min,1,10,30)")
     export.set_defaults(run=_run_export)
 
 
@@ -45,6 +50,24 @@ def _normalization(text: str) -> Any:
     except InvalidOptionError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return value
+
+
+def _seconds(text: str) -> list[object]:
+    """``min,1,10.5``: each entry ``min`` or a positive finite number of seconds."""
+    values: list[object] = []
+    for entry in text.split(","):
+        entry = entry.strip()
+        if entry == MIN:
+            values.append(MIN)
+            continue
+        try:
+            seconds = float(entry)
+        except ValueError:
+            seconds = math.nan
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise argparse.ArgumentTypeError(f"{entry!r} in {text!r}: expected positive seconds or {MIN!r}, comma-separated")
+        values.append(seconds)
+    return values
 
 
 def _opset(text: str) -> int:
@@ -61,7 +84,7 @@ def _opset(text: str) -> int:
 def _run_export(args: argparse.Namespace) -> int:
     report = export_onnx(
         args.variant, args.out, weights=args.weights, normalization=args.normalization, frontend=args.frontend,
-        layer=args.layer, opset=args.opset,
+        layer=args.layer, opset=args.opset, check_seconds=args.check_seconds,
     )
     print("checked shape                      input   max rel. error vs get_scene_embeddings (vs modules)")
     print(report.table())
