@@ -73,12 +73,13 @@ def _seconds(text: str) -> list[object]:
 def _opset(text: str) -> int:
     try:
         value = int(text)
-        check_opset(value)
-        return value
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected an integer opset") from None
+    try:
+        check_opset(value)
     except InvalidOptionError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def _run_export(args: argparse.Namespace) -> int:
