@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
 from hear_byols.errors import InvalidOptionError
+from hear_byols.exits import printable
 from hear_byols.export import FRONTENDS, MIN, export_onnx, serving_normalization
 from hear_byols.export.cases import DEFAULT_CHECK_SECONDS
 from hear_byols.export.onnx_graph import check_opset
@@ -90,8 +90,8 @@ def _run_export(args: argparse.Namespace) -> int:
     print("checked shape                      input   max rel. error vs get_scene_embeddings (vs modules)")
     print(report.table())
     size_mb = report.path.stat().st_size / 1e6
-    print(
+    print(printable(
         f"wrote {report.path} ({size_mb:.1f} MB, opset {report.opset}) and {report.sidecar_path.name}; "
-        f"exported in {report.export_seconds:.1f} s, verified in {report.verify_seconds:.1f} s", file=sys.stdout,
-    )
+        f"exported in {report.export_seconds:.1f} s, verified in {report.verify_seconds:.1f} s"
+    ))
     return 0
