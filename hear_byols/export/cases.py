@@ -11,7 +11,6 @@ import math
 import numbers
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
