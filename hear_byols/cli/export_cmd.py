@@ -87,7 +87,7 @@ def _run_export(args: argparse.Namespace) -> int:
         args.variant, args.out, weights=args.weights, normalization=args.normalization, frontend=args.frontend,
         layer=args.layer, opset=args.opset, check_seconds=args.check_seconds,
     )
-    print("checked shape                      input   max rel. error vs get_scene_embeddings (vs modules)")
+    print(f"{'checked shape':<30} {'input':>14}  max |onnx - torch| / max |torch| (vs the exported modules in torch)")
     print(report.table())
     size_mb = report.path.stat().st_size / 1e6
     print(printable(

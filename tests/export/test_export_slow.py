@@ -1,16 +1,21 @@
-"""The full verification (the minimum, 1 s, 10 s and 30 s; batches 1 and 2) of every variant.
+"""The full verification (the minimum, 1 s, 10 s and 30 s; batches 1 and 2) of every encoder
+family, and the variants whose graphs differ from their family's in more than sizes.
 
-Slow: an export takes 10-25 s of CPU and a 30 s check of a CvT several more. Each test prints
-its export time and its worst error per shape (run with ``-s`` to see them).
+Slow: an export takes 7-70 s and a 30 s check of a CLSTM or a ResNet-ish a minute more on a
+shared CPU. Each test prints its export time and its error per shape (``-s`` shows them).
 """
 from __future__ import annotations
 
 import time
 
+import onnxruntime
 import pytest
+from conftest import FAMILIES, SHORT_CHECKS
 
+from hear_byols.api import get_scene_embeddings, load_model
 from hear_byols.export import TOLERANCE, export_onnx
-from hear_byols.variants import variant_names
+from hear_byols.export.cases import check_audio
+from hear_byols.export.verify import relative_error
 
 pytestmark = pytest.mark.slow
 
@@ -23,12 +28,24 @@ def _export(tmp_path, variant: str, weights: str, **options):
     return report
 
 
-@pytest.mark.parametrize("variant", variant_names())
-def test_every_variant_verifies_up_to_30_s(tmp_path, checkpoints, variant: str) -> None:
+@pytest.mark.parametrize("variant", FAMILIES.values())
+def test_every_family_verifies_up_to_30_s(tmp_path, checkpoints, variant: str) -> None:
     report = _export(tmp_path, variant, str(checkpoints(variant)))
     shapes = [check.shape for check in report.checks]
     assert (2, 480_000) in shapes and (1, report.sidecar["min_samples"]) in shapes
     assert report.max_relative_error <= TOLERANCE
+    # and at a shape no check used: 2.5 s, off the hop grid, batch 3
+    model = load_model(str(checkpoints(variant)), variant=variant, normalization="per_clip")
+    audio = check_audio(3, 40_003, 16000)
+    session = onnxruntime.InferenceSession(str(report.path), providers=["CPUExecutionProvider"])
+    got = session.run(["embedding"], {"audio": audio.numpy()})[0]
+    assert relative_error(got, get_scene_embeddings(audio, model).numpy()) <= TOLERANCE
+
+
+# byola: the 1024-sample window and a width read from its checkpoint; cvt_byols: mean pooling
+@pytest.mark.parametrize("variant", ["byola", "cvt_byols"])
+def test_variants_that_differ_from_their_family(tmp_path, checkpoints, variant: str) -> None:
+    assert _export(tmp_path, variant, str(checkpoints(variant)), check_seconds=SHORT_CHECKS).max_relative_error <= TOLERANCE
 
 
 def test_clstm_without_frontend_keeps_its_time_axis(tmp_path, checkpoints) -> None:
@@ -40,5 +57,5 @@ def test_clstm_without_frontend_keeps_its_time_axis(tmp_path, checkpoints) -> No
 
 
 def test_an_explicit_opset(tmp_path) -> None:
-    report = _export(tmp_path, "default512", "", opset=18, check_seconds=("min", 1.0))
+    report = _export(tmp_path, "default512", "", opset=18, check_seconds=SHORT_CHECKS)
     assert report.opset == report.sidecar["opset"] == 18
