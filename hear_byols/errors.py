@@ -78,3 +78,8 @@ class UsageError(HearByolsError, ValueError):
 class ModelNumericsError(HearByolsError, FloatingPointError):
     """The model, not the audio, made the embeddings NaN or Inf: non-finite weights, or the encoder
     overflowed (at a reduced precision, or float32 with extreme weights)."""
+
+
+class ProbeDataError(HearByolsError, ValueError):
+    """Labelled features cannot give a speaker-independent score: non-finite values, lengths that
+    disagree, an empty split, a class absent from training, fewer than two training classes."""
