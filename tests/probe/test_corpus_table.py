@@ -141,5 +141,11 @@ def test_refuses_malformed_tables(audio):
     (audio / "latin1.csv").write_bytes("path,label,speaker\naudio/ann_1.wav,col\xe8re,ann\n".encode("latin-1"))
     with pytest.raises(CorpusError, match="not UTF-8"):
         read_table(audio / "latin1.csv")
+    (audio / "nul.csv").write_bytes(b"path,label,speaker\naudio/ann\x00_1.wav,a,ann\n")
+    with pytest.raises(CorpusError, match="NUL bytes"):
+        read_table(audio / "nul.csv")
+    write(audio / "huge.csv", [["path", "label", "speaker"], ["audio/ann_1.wav", "a" * 200_000, "ann"]])
+    with pytest.raises(CorpusError, match="line 2: not a readable CSV/TSV row"):
+        read_table(audio / "huge.csv")
     with pytest.raises(CorpusError, match="not both"):
         read_table(write(audio / "t.csv", rows_for()), split_column="a", fold_column="b")

@@ -170,3 +170,11 @@ def test_registry_covers_the_issue_datasets():
     assert {name for name, spec in DATASETS.items() if spec.comparable_with_serab} == {
         "ravdess", "crema_d", "emodb", "savee", "cafe", "emovo", "aesdd"}
     assert all(spec.note for spec in DATASETS.values() if not spec.comparable_with_serab)
+
+
+def test_a_symlinked_file_is_parsed_by_its_name_in_the_layout(tmp_path):
+    [blob] = touch_all(tmp_path, ["store/blob-0001"])
+    (tmp_path / "emovo" / "m2").mkdir(parents=True)
+    (tmp_path / "emovo/m2/rab-m2-d1.wav").symlink_to(blob)
+    [clip] = read_dataset("emovo", tmp_path / "emovo").clips
+    assert (clip.label, clip.speaker, clip.path) == ("anger", "m2", blob.resolve())

@@ -97,7 +97,7 @@ def _read_named(spec: DatasetSpec, root: Path) -> tuple[list[Clip], Counter]:
         if parsed.label is None:
             excluded[parsed.excluded] += 1
         else:
-            clips.append(Clip(path=path, label=parsed.label, speaker=parsed.speaker, dataset=spec.name))
+            clips.append(Clip(path=path.resolve(), label=parsed.label, speaker=parsed.speaker, dataset=spec.name))
     if not clips:
         raise CorpusError(f"{spec.title}: every file under {root} was left out ({dict(excluded)})")
     return clips, excluded
