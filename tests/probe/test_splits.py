@@ -237,3 +237,17 @@ def test_duplicate_paths_are_refused_before_any_split():
 def test_split_errors_are_package_errors():
     assert issubclass(SplitError, CorpusError) and issubclass(SplitError, HearByolsError)
     assert issubclass(SplitError, ValueError)
+
+
+def test_as_many_folds_as_speakers_gives_each_fold_one_test_speaker():
+    corpus = grid(5)
+    folds = speaker_kfold(corpus, k=5)
+    assert sorted(speakers_of(corpus, fold.test)[0] for fold in folds) == [f"s{s:02d}" for s in range(5)]
+    assert all(len(speakers_of(corpus, fold.test)) == 1 for fold in folds)
+
+
+def test_fold_indices_are_sorted_and_read_only():
+    fold = Fold("f", [5, 1, 3], (4,), np.array([[0, 2]]))
+    assert fold.train.tolist() == [1, 3, 5] and fold.test.tolist() == [0, 2] and fold.train.dtype == np.int64
+    with pytest.raises(ValueError):
+        fold.train[0] = 7

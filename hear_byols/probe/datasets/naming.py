@@ -2,8 +2,8 @@
 
 Each rule is the dataset's documented naming as a regular expression over the file's stem, and a
 function from the match (and the file's folder, which several layouts also encode) to the clip's
-label and speaker. Speaker strings are the ones SERAB used where SERAB's speaker was right, so
-that its split, which sorts them as strings, is reproduced. A mismatch between the name and its
+label and speaker. Speaker strings are the ones SERAB used for the datasets it scored with a right
+speaker field, so that its split, which sorts them as strings, is reproduced. A mismatch between the name and its
 folder is an error: one of the two is wrong, and guessing which would mislabel the clip.
 """
 from __future__ import annotations
@@ -144,9 +144,11 @@ RULES: dict[str, NameRule] = {
                       _emovo),
     "aesdd": NameRule(re.compile(r"([adfhs])(\d\d) ?\((\d+)\)([a-z]?)"), "anger/a01 (1).wav", _aesdd),
     "shemo": NameRule(re.compile(r"([FM])(\d\d)([AFHNSW])(\d\d)"), "female/F01A01.wav", _shemo),
+    # SUBESCO's speaker is gender_number (F_01), not the first name SERAB's builder used: a number
+    # cannot collide, and SERAB published no SUBESCO score whose split this would have to match.
     "subesco": NameRule(re.compile(r"([FM])_(\d\d)_([A-Z]+)_S_(\d{1,2})_(" + "|".join(SUBESCO_EMOTIONS)
                                    + r")_(\d{1,2})"), "F_01_OISHI_S_1_ANGRY_1.wav",
-                        lambda m, p: Parsed(SUBESCO_EMOTIONS[m.group(5)], m.group(3))),
+                        lambda m, p: Parsed(SUBESCO_EMOTIONS[m.group(5)], f"{m.group(1)}_{m.group(2)}")),
     "urdu": NameRule(re.compile(r"(S[MF]\d+)_([A-Z]+\d+)_([AHNS])(\d+)"), "Angry/SM1_F1_A01.wav", _urdu),
     "baved": NameRule(re.compile(r"(\d+)-([mfMF])-(\d+)-([0-6])-([0-2])-(\d+)"), "0/1-m-21-0-1-1.wav", _baved),
 }
