@@ -100,7 +100,8 @@ def write_iemocap(root, sessions):
         by_dialog: dict[str, list[str]] = {}
         for utterance, label in utterances:
             dialog = utterance.rsplit("_", 1)[0]
-            by_dialog.setdefault(dialog, []).append(f"[6.2901 - 8.2357]\t{utterance}\t{label}\t[2.5000, 2.5000, 2.5000]")
+            line = f"[6.2901 - 8.2357]\t{utterance}\t{label}\t[2.5000, 2.5000, 2.5000]"
+            by_dialog.setdefault(dialog, []).append(line)
             touch_all(session / "sentences" / "wav" / dialog, [f"{utterance}.wav"])
         evaluation = session / "dialog" / "EmoEvaluation"
         evaluation.mkdir(parents=True)
@@ -179,3 +180,9 @@ def test_a_symlinked_file_is_parsed_by_its_name_in_the_layout(tmp_path):
     (tmp_path / "emovo/m2/rab-m2-d1.wav").symlink_to(blob)
     [clip] = read_dataset("emovo", tmp_path / "emovo").clips
     assert (clip.label, clip.speaker, clip.path) == ("anger", "m2", blob.resolve())
+
+
+def test_every_dataset_documents_its_naming_and_layout():
+    for name, spec in DATASETS.items():
+        assert spec.naming and spec.layout and spec.title, name
+        assert (spec.rule is None) == (name == "iemocap")
