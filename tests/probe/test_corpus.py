@@ -36,7 +36,10 @@ def test_defaults_are_serab_s():
     ((clip(0), clip(0)), "listed more than once"),
     ((clip(0, label=""),), "empty label"),
     ((clip(0, speaker=" "),), "empty speaker"),
-    ((Clip(path=Path("rel.wav"), label="a", speaker="s", dataset="toy"),), "not absolute"),
+    ((Clip(path=Path("rel.wav"), label="a", speaker="s", dataset="toy"),), "not an absolute"),
+    ((Clip(path="/data/0.wav", label="a", speaker="s", dataset="toy"),), "not an absolute pathlib.Path"),
+    ((clip(0, speaker=1),), "speaker 1, not a string"),
+    ((clip(0, label=None),), "label None, not a string"),
     (("not a clip",), "is not a Clip"),
 ])
 def test_refuses_a_corpus_that_would_score_wrongly(clips, message):

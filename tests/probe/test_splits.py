@@ -127,6 +127,12 @@ def test_speaker_kfold_refuses_a_bad_fold_count(k):
         speaker_kfold(grid(6), k=k)
 
 
+@pytest.mark.parametrize("seed", [-1, 2 ** 32, 0.5, None, True])
+def test_speaker_kfold_refuses_a_bad_seed(seed):
+    with pytest.raises(SplitError, match="seed"):
+        speaker_kfold(grid(6), k=3, seed=seed)
+
+
 def test_refuses_fewer_speakers_than_folds():
     with pytest.raises(SplitError, match="has 4 speakers, fewer than the 5"):
         speaker_kfold(grid(4), k=5)
