@@ -80,6 +80,15 @@ def test_ravdess_keeps_speech_and_counts_songs_and_metadata(tmp_path):
     assert dict(corpus.excluded) == {"song (vocal channel 02): the speech subset only": 1, METADATA_REASON: 1}
 
 
+def test_crema_d_leaves_out_the_four_files_serab_never_had(tmp_path):
+    touch_all(tmp_path, ["1040_ITH_SAD_X.wav", "1006_TIE_NEU_XX.wav", "1013_WSI_DIS_XX.wav", "1017_IWW_FEA_XX.wav",
+                         "1006_TIE_HAP_XX.wav", "1040_IEO_SAD_HI.wav", "1002_ITH_SAD_X.wav"])
+    corpus = read_dataset("crema_d", tmp_path)
+    assert sorted(clip.path.name for clip in corpus.clips) == ["1002_ITH_SAD_X.wav", "1006_TIE_HAP_XX.wav",
+                                                               "1040_IEO_SAD_HI.wav"]
+    assert sum(count for _, count in corpus.excluded) == 4
+
+
 def test_ravdess_video_modality_is_not_its_audio_naming(tmp_path):
     touch_all(tmp_path, ["Actor_01/01-01-05-01-01-01-01.wav"])
     with pytest.raises(CorpusError, match="do not follow its naming"):

@@ -51,7 +51,8 @@ ravdess: Actor_NN/03-CC-EE-II-SS-RR-NN.wav: modality 03 audio-only; channel 01 s
     emotion 01 neutral 02 calm 03 happy 04 sad 05 angry 06 fearful 07 disgust 08 surprised; intensity,
     statement, repetition; speaker = actor NN (the Actor_NN folder must agree)
 crema_d: AAAA_SSS_EEE_LL.wav: actor 1001-1091 = speaker; sentence one of 12 codes (IEO, TIE, ...); emotion ANG
-    DIS FEA HAP NEU SAD; level LO MD HI (IEO only) or XX
+    DIS FEA HAP NEU SAD; level LO MD HI (IEO only) or XX (one file: 1040_ITH_SAD_X.wav); left out as SERAB never
+    had them (TFDS did not fetch them): 1040_ITH_SAD_X, 1006_TIE_NEU_XX, 1013_WSI_DIS_XX, 1017_IWW_FEA_XX
 emodb: wav/SSTTTEV.wav: speaker SS (03, 08-16); text TTT (a01 ... b10); emotion E: W anger, L boredom, E
     disgust, A fear, F happiness, T sadness, N neutral; version V
 savee: SP/EENN.wav: speaker = folder SP (DC, JE, JK, KL); emotion prefix a anger, d disgust, f fear, h
