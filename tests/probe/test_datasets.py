@@ -25,7 +25,7 @@ CASES = {
     "aesdd": [("anger/a01 (1).wav", "anger", "1"), ("sadness/s20 (5).wav", "sadness", "5"),
               ("happiness/h05 (3)b.wav", "happiness", "3")],
     "shemo": [("female/F01A01.wav", "anger", "F01"), ("male/M12W07.wav", "surprise", "M12"),
-              ("male/M01S23.wav", "sadness", "M01")],
+              ("male/M01S23.wav", "sadness", "M01"), ("male/M05N102.wav", "neutral", "M05")],
     "subesco": [("F_01_OISHI_S_1_ANGRY_1.wav", "anger", "F_01"), ("M_10_TANVIR_S_10_SURPRISE_5.wav",
                                                                  "surprise", "M_10"),
                 ("M_01_ASIF_S_7_NEUTRAL_3.wav", "neutral", "M_01")],

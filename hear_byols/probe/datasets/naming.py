@@ -155,10 +155,10 @@ RULES: dict[str, NameRule] = {
     "emovo": NameRule(re.compile(r"(dis|gio|neu|pau|rab|sor|tri)-([fm][1-3])-([a-z]\d)"), "f1/dis-f1-b1.wav",
                       _emovo),
     "aesdd": NameRule(re.compile(r"([adfhs])(\d\d) ?\((\d+)\)([a-z]?)"), "anger/a01 (1).wav", _aesdd),
-    "shemo": NameRule(re.compile(r"([FM])(\d\d)([AFHNSW])(\d\d)"), "female/F01A01.wav", _shemo),
+    "shemo": NameRule(re.compile(r"([FM])(\d\d)([AFHNSW])(\d{2,3})"), "female/F01A01.wav", _shemo),
     # SUBESCO's speaker is gender_number (F_01), not the first name SERAB's builder used: a number
     # cannot collide, and SERAB published no SUBESCO score whose split this would have to match.
-    "subesco": NameRule(re.compile(r"([FM])_(\d\d)_([A-Z]+)_S_(\d{1,2})_(" + "|".join(SUBESCO_EMOTIONS)
+    "subesco": NameRule(re.compile(r"([FM])_(\d\d)_([A-Za-z]+)_S_(\d{1,2})_(" + "|".join(SUBESCO_EMOTIONS)
                                    + r")_(\d{1,2})"), "F_01_OISHI_S_1_ANGRY_1.wav",
                         lambda m, p: Parsed(SUBESCO_EMOTIONS[m.group(5)], f"{m.group(1)}_{m.group(2)}")),
     "urdu": NameRule(re.compile(r"(S[MF]\d+)_([A-Z]+\d+)_([AHNS])(\d+)"), "Angry/SM1_F1_A01.wav", _urdu),
