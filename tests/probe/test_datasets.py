@@ -1,6 +1,8 @@
 """Each dataset's native layout: labels and speakers parsed by value, what is left out, what is refused."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from hear_byols.errors import CorpusError, InvalidOptionError
@@ -195,3 +197,13 @@ def test_every_dataset_documents_its_naming_and_layout():
     for name, spec in DATASETS.items():
         assert spec.naming and spec.layout and spec.title, name
         assert (spec.rule is None) == (name == "iemocap")
+
+
+def test_non_utf8_names_are_named_or_read(tmp_path):
+    latin1 = os.fsdecode(b"caf\xe9")  # not UTF-8: a surrogate-escaped str
+    touch_all(tmp_path / "cafe", [f"{latin1}/01-C-1-1.wav", "Neutre/02-N-3.wav"])
+    corpus = read_dataset("cafe", tmp_path / "cafe")
+    assert sorted(clip.speaker for clip in corpus.clips) == ["01", "02"]
+    touch_all(tmp_path / "ravdess", ["Actor_01/03-01-05-01-01-01-01.wav", f"Actor_01/{latin1}.wav"])
+    with pytest.raises(CorpusError, match=f"{latin1}.wav"):
+        read_dataset("ravdess", tmp_path / "ravdess")
