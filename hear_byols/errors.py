@@ -78,3 +78,13 @@ class UsageError(HearByolsError, ValueError):
 class ModelNumericsError(HearByolsError, FloatingPointError):
     """The model, not the audio, made the embeddings NaN or Inf: non-finite weights, or the encoder
     overflowed (at a reduced precision, or float32 with extreme weights)."""
+
+
+class CorpusError(HearByolsError, ValueError):
+    """A labelled corpus cannot be used as given: a table without the named columns, a path that does
+    not exist, a file that does not follow its dataset's naming, duplicate paths, empty labels."""
+
+
+class SplitError(CorpusError):
+    """The clips cannot be split speaker-independently as asked: a speaker in two splits, a class with
+    no training clip, fewer speakers than folds, one speaker only, unknown split values."""
