@@ -78,3 +78,8 @@ class UsageError(HearByolsError, ValueError):
 class ModelNumericsError(HearByolsError, FloatingPointError):
     """The model, not the audio, made the embeddings NaN or Inf: non-finite weights, or the encoder
     overflowed (at a reduced precision, or float32 with extreme weights)."""
+
+
+class StatisticsError(HearByolsError, ValueError):
+    """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
+    non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""
