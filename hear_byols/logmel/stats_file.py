@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -164,6 +165,13 @@ def _from_json(raw: Any, part: bool) -> CorpusStats:
         raise ValueError(f"counts.seconds {seconds!r} is not a positive number")
     if not isinstance(raw["frontend"], dict) or not isinstance(raw["accumulator"], dict):
         raise ValueError('"frontend" and "accumulator" must be objects')
+    if not re.fullmatch(r"[0-9a-f]{64}", str(raw["corpus_sha256"])):
+        raise ValueError(f"corpus_sha256 {raw['corpus_sha256']!r} is not 64 hex digits")
+    if raw["shard"] is not None and not re.fullmatch(r"\d+/\d+", str(raw["shard"])):
+        raise ValueError(f"shard {raw['shard']!r} is not I/N")
+    accumulated = {key: raw["accumulator"].get(key) for key in ("clips", "frames")}
+    if accumulated != {key: counts[key] for key in accumulated}:
+        raise ValueError(f"the accumulator's counts {accumulated} differ from counts")
     failed = tuple((str(row["input"]), str(row["reason"])) for row in raw["failed"])
     if len(failed) != counts["failed_files"]:
         raise ValueError(f"counts.failed_files {counts['failed_files']} but {len(failed)} rows in failed")
