@@ -4,8 +4,9 @@
 torchrun, a SLURM array with ``--shard auto``) it writes ``stats.json.part-I-of-N.json`` and the
 shard that finds every part present merges them into ``stats.json``; ``hear-byols stats --merge
 stats.json`` merges by hand. Exit status: 0 done; 1 a file could not be measured (the others
-were), the corpus gave no usable statistics, or the file could not be written; 2 a usage error
-before any work.
+were), the corpus gave no usable statistics, the file could not be written, or a shard's part
+is written but the parts do not merge; 2 a usage error before any work (``--merge`` of parts
+that are missing, of mixed N or damaged, too).
 """
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from hear_byols.argtypes import count
-from hear_byols.distributed import parse_shard
-from hear_byols.errors import StorageError, UsageError
+from hear_byols.distributed import Shard, parse_shard
+from hear_byols.errors import HearByolsError, StatisticsError, StorageError, UsageError
 from hear_byols.exits import printable
 from hear_byols.extract.shards import parse_shard_option
 from hear_byols.logmel.stats_file import CorpusStats
@@ -76,11 +77,22 @@ def run_stats(args: argparse.Namespace) -> int:
             shard = parse_shard(stats.shard)
             _write(stats, part_path(args.out, shard), f"shard {shard.label}: wrote")
             if complete(args.out, shard.count):
-                _write(merge_parts(args.out), args.out, f"every part present: merged the {shard.count} parts into")
+                _write(_merge_after_shard(args.out, shard), args.out, f"every part present: merged the {shard.count} parts into")
             else:
                 print(printable(f"hear-byols stats: waiting for the other shards' parts; the last shard to finish "
                                 f"merges them (or run hear-byols stats --merge {args.out})"), file=sys.stderr)
     return 1 if stats.failed else 0
+
+
+def _merge_after_shard(out: Path, shard: Shard) -> CorpusStats:
+    """The merge a shard attempts once every part is present: its own work is done and kept, so
+    a merge that fails is a failure (exit 1), not a usage error."""
+    from hear_byols.stats.parts import merge_parts
+
+    try:
+        return merge_parts(out)
+    except HearByolsError as exc:
+        raise StatisticsError(f"shard {shard.label}'s part is written, but the parts cannot be merged: {exc}") from None
 
 
 def _require_writable(out: Path) -> None:

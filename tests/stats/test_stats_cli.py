@@ -172,3 +172,27 @@ def test_a_file_of_another_frontend_is_refused_by_load_model(tmp_path: Path, dat
 def test_mean_std_pairs_still_checked(value: list) -> None:
     with pytest.raises(InvalidOptionError, match="stats.json|std > 0"):
         parse_normalization(value)
+
+
+def test_a_part_is_not_a_normalization_and_stale_parts_are_refused(tmp_path: Path, data: Path, capsys) -> None:
+    out = tmp_path / "s.json"
+    assert main(["stats", str(data), "--out", str(out), "--shard", "0/2"]) == 0
+    with pytest.raises(InvalidOptionError, match="merge the parts"):
+        parse_normalization(tmp_path / "s.json.part-0-of-2.json")
+    write_audio(data / "added-later.wav", tone(16000, 1.0, freq=300.0), 16000, "PCM_16")
+    capsys.readouterr()
+    assert main(["stats", str(data), "--out", str(out), "--shard", "1/2"]) == 1  # its part is written
+    assert "listed different files" in capsys.readouterr().err and not out.exists()
+    assert main(["stats", "--merge", str(out)]) == 2
+
+
+def test_the_file_round_trips(tmp_path: Path, data: Path) -> None:
+    from hear_byols.stats import measure
+
+    stats = measure([data])
+    stats.write(tmp_path / "s.json")
+    again = load_stats(tmp_path / "s.json")
+    assert again == stats and again.accumulator == stats.accumulator
+    assert again.normalization("pooled") == list(stats.pooled)
+    with pytest.raises(InvalidOptionError, match="choose one of"):
+        again.normalization("median")
