@@ -9,11 +9,12 @@ earlier run). Parts are kept, so a merge can be repeated; each shard's run repla
 """
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 from hear_byols.distributed import Shard
-from hear_byols.errors import UsageError
+from hear_byols.errors import HearByolsError, UsageError
 from hear_byols.extract.shards import WHOLE
 from hear_byols.logmel.corpus_stats import LogMelStats
 from hear_byols.logmel.stats_file import CorpusStats, read_stats, require_frontend
@@ -68,6 +69,15 @@ def _read_part(path: Path, shard: Shard) -> CorpusStats:
     if stats.shard != shard.label:
         raise UsageError(f"{path} holds shard {stats.shard}'s statistics, not {shard.label} as its name says; "
                          "it was renamed: delete it and rerun that shard")
+    try:
+        sums = LogMelStats.from_state(stats.accumulator)
+        agree = stats.clips == 0 or all(
+            math.isclose(got, want, rel_tol=1e-12) for got, want in zip(sums.pooled + sums.serab, stats.pooled + stats.serab)
+        )
+    except HearByolsError as exc:
+        raise UsageError(f"{path}: {exc}; rerun that shard") from None
+    if not agree:
+        raise UsageError(f"{path}: its accumulator does not give its statistics (edited by hand?); rerun that shard")
     return stats
 
 

@@ -130,10 +130,13 @@ def _written(tmp_path: Path, data: Path) -> Path:
 
 @pytest.mark.parametrize("edit, message", [
     (lambda raw: raw["statistics"]["serab"].update(std=0.0), "std > 0"),
+    (lambda raw: raw["statistics"]["pooled"].update(std=-1.0), "std > 0"),
     (lambda raw: raw["statistics"]["serab"].update(mean=float("nan")), "finite"),
     (lambda raw: raw["counts"].update(clips=0), "counts.clips"),
     (lambda raw: raw.update(version=99), "version 99"),
     (lambda raw: raw.pop("frontend"), "missing frontend"),
+    (lambda raw: raw.update(normalization=[0.0, 1.0]), "edited by hand"),
+    (lambda raw: raw["accumulator"].update(clips=1), "accumulator's counts"),
 ])
 def test_bad_statistics_files_are_refused(tmp_path: Path, data: Path, edit, message: str) -> None:
     path = _written(tmp_path, data)
@@ -172,6 +175,19 @@ def test_a_file_of_another_frontend_is_refused_by_load_model(tmp_path: Path, dat
 def test_mean_std_pairs_still_checked(value: list) -> None:
     with pytest.raises(InvalidOptionError, match="stats.json|std > 0"):
         parse_normalization(value)
+
+
+def test_an_edited_part_is_refused_by_the_merge(tmp_path: Path, data: Path, capsys) -> None:
+    out = tmp_path / "s.json"
+    for shard in ("0/2", "1/2"):
+        assert main(["stats", str(data), "--out", str(out), "--shard", shard]) == 0
+    part = tmp_path / "s.json.part-0-of-2.json"
+    raw = json.loads(part.read_text())
+    raw["accumulator"]["sum_means"] += 1.0
+    part.write_text(json.dumps(raw))
+    capsys.readouterr()
+    assert main(["stats", "--merge", str(out)]) == 2
+    assert "s.json.part-0-of-2.json" in capsys.readouterr().err
 
 
 def test_a_part_is_not_a_normalization_and_stale_parts_are_refused(tmp_path: Path, data: Path, capsys) -> None:
