@@ -88,3 +88,8 @@ class CorpusError(HearByolsError, ValueError):
 class SplitError(CorpusError):
     """The clips cannot be split speaker-independently as asked: a speaker in two splits, a class with
     no training clip, fewer speakers than folds, one speaker only, unknown split values."""
+
+
+class StatisticsError(HearByolsError, ValueError):
+    """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
+    non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""
