@@ -93,3 +93,9 @@ class SplitError(CorpusError):
 class StatisticsError(HearByolsError, ValueError):
     """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
     non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""
+
+
+class ProbeDataError(HearByolsError, ValueError):
+    """A fold's features cannot be scored: NaN/Inf or overflowing values, lengths or widths that
+    disagree, labels or speakers missing or of mixed types, or no classifier family left with a score.
+    (A fold that is not speaker-independent, or lacks training classes, is a ``SplitError``.)"""
