@@ -45,7 +45,13 @@ class OnnxEncoder:
 
     def embed_rows(self, audio: np.ndarray) -> np.ndarray:
         """The graph on ``(b, samples)`` float32 audio: ``(b, dim)`` float32."""
-        (out,) = self.session.run([self.info.output_name], {self.info.input_name: np.ascontiguousarray(audio)})
+        try:
+            (out,) = self.session.run([self.info.output_name], {self.info.input_name: np.ascontiguousarray(audio)})
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own unexported exception types
+            raise InvalidAudioError(
+                f"{self.path} cannot embed audio of shape {audio.shape} ({exc}); clips shorter than "
+                f"{self.info.min_samples} samples are too short for {self.variant}: zero-pad them"
+            ) from None
         return out
 
     def scene(self, audio: Any) -> np.ndarray:

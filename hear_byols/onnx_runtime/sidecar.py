@@ -37,6 +37,7 @@ class GraphInfo:
     pad_samples: int
     graph_sha256: str
     weights_sha256: str
+    min_samples: int
     raw: dict[str, Any]
 
     @property
@@ -106,5 +107,6 @@ def _graph_info(graph: Path, raw: dict[str, Any]) -> GraphInfo:
         pad_samples=int(timestamps["pad_samples"]),
         graph_sha256=str(raw["graph_sha256"]),
         weights_sha256=str(raw["weights_sha256"]),
+        min_samples=int(raw.get("min_samples", 0)),
         raw=raw,
     )
