@@ -78,3 +78,8 @@ class UsageError(HearByolsError, ValueError):
 class ModelNumericsError(HearByolsError, FloatingPointError):
     """The model, not the audio, made the embeddings NaN or Inf: non-finite weights, or the encoder
     overflowed (at a reduced precision, or float32 with extreme weights)."""
+
+
+class ExportVerificationError(HearByolsError, RuntimeError):
+    """An exported graph failed its check in onnxruntime (an error above the tolerance, or a shape it
+    refuses: a frozen axis), so it was not written."""
