@@ -63,6 +63,11 @@ class OnnxEncoder:
         for index, clip in enumerate(clips):
             by_length.setdefault(clip.size, []).append(index)
         for length, indices in by_length.items():
+            if length < self.info.min_samples:
+                raise InvalidAudioError(
+                    f"clip(s) {indices} have {length} samples; {self.variant} needs at least {self.info.min_samples} "
+                    f"({1000 * self.info.min_samples / self.sample_rate:.1f} ms): the clips are too short, zero-pad them"
+                )
             per_call = max(1, SAMPLES_PER_CALL // length)
             for begin in range(0, len(indices), per_call):
                 rows = indices[begin : begin + per_call]

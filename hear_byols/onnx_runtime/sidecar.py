@@ -16,6 +16,9 @@ from typing import Any
 from hear_byols.errors import ChecksumError, CheckpointError, WrongVariantError
 
 SIDECAR_SUFFIX = ".json"
+#: The sidecar format this runtime reads (``hear_byols.export.sidecar``).
+FORMAT = "hear_byols.onnx"
+FORMAT_VERSION = 1
 FIXED = "fixed"
 PER_CLIP = "per_clip"
 HASH_BLOCK = 1 << 20
@@ -27,22 +30,25 @@ class GraphInfo:
 
     path: Path
     variant: str
-    normalization: str | list[float]
+    normalization_mode: str  # "fixed" or "per_clip"
+    mean: float | None
+    std: float | None
     layer: str
     dim: int
     input_name: str
     output_name: str
     sample_rate: int
     frame_samples: int
-    pad_samples: int
     graph_sha256: str
+    graph_bytes: int
     weights_sha256: str
     min_samples: int
     raw: dict[str, Any]
 
     @property
-    def normalization_mode(self) -> str:
-        return FIXED if isinstance(self.normalization, list) else str(self.normalization)
+    def normalization(self) -> str | list[float]:
+        """As ``load_model(normalization=...)`` takes it."""
+        return [self.mean, self.std] if self.normalization_mode == FIXED else self.normalization_mode  # type: ignore[list-item]
 
 
 def sidecar_path(graph: Path) -> Path:
@@ -82,31 +88,38 @@ def read_graph_info(graph: Path, expected_variant: str | None = None) -> GraphIn
     if actual != info.graph_sha256:
         raise ChecksumError(
             f"{graph}: sha256 {actual} differs from {info.graph_sha256}, the hash its sidecar {sidecar.name} records "
-            f"({graph.stat().st_size} bytes now): the file is truncated, damaged or another export's; copy or "
+            f"({graph.stat().st_size} bytes now, {info.graph_bytes} exported): the file is truncated, damaged or another export's; copy or "
             "export the graph and its sidecar again, together"
         )
     return info
 
 
 def _graph_info(graph: Path, raw: dict[str, Any]) -> GraphInfo:
-    """Fields of the sidecar format written by ``hear_byols.export``; KeyError/TypeError when absent."""
-    timestamps, frontend = raw["timestamps"], raw["frontend"]
-    normalization = raw["normalization"]
-    if not (normalization == PER_CLIP or (isinstance(normalization, list) and len(normalization) == 2)):
-        raise ValueError(f"normalization {normalization!r} is neither 'per_clip' nor [mean, std]")
+    """The fields of ``hear_byols.export``'s sidecar (format ``hear_byols.onnx`` version 1);
+    KeyError/TypeError/ValueError when one is absent or wrong."""
+    if raw["format"] != FORMAT or raw["format_version"] != FORMAT_VERSION:
+        raise ValueError(f"format {raw['format']!r} version {raw['format_version']!r}, expected {FORMAT!r} {FORMAT_VERSION}")
+    norm, frontend = raw["normalization"], raw["frontend"]
+    if norm["mode"] not in (FIXED, PER_CLIP):
+        raise ValueError(f"normalization mode {norm['mode']!r} is neither {FIXED!r} nor {PER_CLIP!r}")
+    if not frontend["included"]:
+        raise ValueError("the graph takes log-mels (exported with --frontend exclude); the runtime needs audio in")
+    fixed = norm["mode"] == FIXED
     return GraphInfo(
         path=graph,
         variant=str(raw["variant"]),
-        normalization=normalization,
-        layer=str(raw["layer"]),
+        normalization_mode=norm["mode"],
+        mean=float(norm["mean"]) if fixed else None,
+        std=float(norm["std"]) if fixed else None,
+        layer=str(raw["layer"]["name"]),
         dim=int(raw["embedding_dim"]),
-        input_name=str(raw["input_name"]),
-        output_name=str(raw["output_name"]),
+        input_name=str(raw["inputs"][0]["name"]),
+        output_name=str(raw["outputs"][0]["name"]),
         sample_rate=int(frontend["sample_rate"]),
-        frame_samples=int(timestamps["frame_samples"]),
-        pad_samples=int(timestamps["pad_samples"]),
-        graph_sha256=str(raw["graph_sha256"]),
-        weights_sha256=str(raw["weights_sha256"]),
-        min_samples=int(raw.get("min_samples", 0)),
+        frame_samples=int(raw["timestamps"]["frame_samples"]),
+        graph_sha256=str(raw["graph"]["sha256"]),
+        graph_bytes=int(raw["graph"]["bytes"]),
+        weights_sha256=str(raw["weights"]["sha256"]),
+        min_samples=int(raw["min_samples"]),
         raw=raw,
     )

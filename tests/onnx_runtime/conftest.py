@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.onnx_graphs import export_graph
+from helpers.onnx_graphs import session_graph
 
 #: Fixed log-mel statistics of the test graphs.
 STATS = [-6.0, 3.5]
@@ -14,15 +14,11 @@ STATS = [-6.0, 3.5]
 @pytest.fixture(scope="session")
 def graph(tmp_path_factory: pytest.TempPathFactory, checkpoint_path):
     """``graph(variant, normalization=STATS)``: the path of an exported graph (sidecar beside it)."""
-    root, made = tmp_path_factory.mktemp("graphs"), {}
+    root = tmp_path_factory.getbasetemp() / "graphs"
 
     def make(variant: str, normalization=None) -> Path:
         normalization = STATS if normalization is None else normalization
-        key = (variant, str(normalization))
-        if key not in made:
-            name = f"{variant}-{'fixed' if isinstance(normalization, list) else normalization}.onnx"
-            made[key] = export_graph(variant, root / name, normalization, weights=checkpoint_path(variant))
-        return made[key]
+        return session_graph(root, checkpoint_path(variant), variant, normalization)
 
     return make
 

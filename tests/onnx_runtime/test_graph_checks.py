@@ -21,7 +21,7 @@ def copy_graph(graph: Path, folder: Path) -> Path:
 
 def test_truncated_graph_names_both_hashes(graph, tmp_path: Path) -> None:
     path = copy_graph(graph("default"), tmp_path)
-    recorded = json.loads(Path(f"{path}.json").read_text())["graph_sha256"]
+    recorded = json.loads(Path(f"{path}.json").read_text())["graph"]["sha256"]
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(ChecksumError) as refused:
         OnnxEncoder(path)
@@ -62,7 +62,7 @@ def test_graph_onnxruntime_cannot_load(graph, tmp_path: Path) -> None:
     path.write_bytes(b"not an onnx graph")
     sidecar = Path(f"{path}.json")
     content = json.loads(sidecar.read_text())
-    content["graph_sha256"] = file_sha256(path)
+    content["graph"]["sha256"] = file_sha256(path)
     sidecar.write_text(json.dumps(content))
     with pytest.raises(CheckpointError, match="onnxruntime cannot load"):
         OnnxEncoder(path)

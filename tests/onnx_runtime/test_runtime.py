@@ -28,8 +28,9 @@ def relative(got: np.ndarray, expected: torch.Tensor) -> float:
     return float(np.abs(got - expected).max() / np.abs(expected).max())
 
 
-@pytest.mark.parametrize("variant", ["default", "cvt"])
-@pytest.mark.parametrize("normalization", [None, "per_clip"], ids=["fixed", "per_clip"])
+@pytest.mark.parametrize("variant, normalization", [("default", None), ("cvt", None), ("default", "per_clip"),
+                                                     pytest.param("cvt", "per_clip", marks=pytest.mark.slow)],
+                         ids=["default-fixed", "cvt-fixed", "default-per_clip", "cvt-per_clip"])
 def test_scene_equals_torch(graph, torch_model, variant: str, normalization) -> None:
     audio = clips(3, 1.3)
     encoder, model = OnnxEncoder(graph(variant, normalization), variant=variant), torch_model(variant, normalization)
