@@ -20,3 +20,11 @@ def fixed_model(checkpoint_path):
         return models[variant]
 
     return make
+
+
+@pytest.fixture(scope="session")
+def graph_default(tmp_path_factory: pytest.TempPathFactory, checkpoint_path):
+    """An exported graph of default (deterministic weights) with ``STATS``."""
+    from helpers.onnx_graphs import session_graph
+
+    return session_graph(tmp_path_factory.getbasetemp() / "graphs", checkpoint_path("default"), "default", STATS)
