@@ -18,6 +18,7 @@ import numpy as np
 
 from hear_byols.argtypes import count, positive
 from hear_byols.errors import AudioFileError, InvalidAudioError, StorageError, UsageError
+from hear_byols.onnx_runtime.chunks import checked_chunk
 from hear_byols.storage.atomic import atomic_write_json, create_out_dir, save_npy
 
 SAMPLE_RATE = 16000
@@ -140,6 +141,10 @@ def file_chunks(path: Path, chunk: int, resample: bool) -> Iterator[np.ndarray]:
     audio = read_audio_16k(path)
     if audio.source_rate != SAMPLE_RATE and not resample:
         raise AudioFileError(f"{path}: is at {audio.source_rate} Hz, not 16 kHz; pass --resample to resample it (soxr)")
+    try:  # the whole file before its first frame: a bad file gives no partial output
+        checked_chunk(audio.samples)
+    except InvalidAudioError as exc:
+        raise AudioFileError(f"{path}: {str(exc).replace('a chunk', 'the audio', 1)}") from None
     for begin in range(0, len(audio.samples), chunk):
         yield audio.samples[begin : begin + chunk]
 

@@ -850,6 +850,83 @@ def _mixed(got: torch.Tensor, expected: Mapping[str, torch.Tensor]) -> str:
     return f"a result of shape {tuple(got.shape)} equal to no single layer's (rows mixed)"
 
 
+class StreamSurface(Surface):
+    """``hear-byols stream FILE --out-dir OUT``: default512 (the shipped weights, copied into the
+    inputs) with fixed statistics, on one 1 s clip; a run's result is its frames' ``.npy`` files."""
+
+    name = "stream"
+    supports = ("concurrent", "second_run", "sigint", "sigterm", "sigkill_resume", "changed_input", "truncated_input",
+                "damaged_state", "non_finite_input", "silence", "launcher_env", "non_utf8_name", "read_only_out",
+                "out_is_file", "disk_full", "bad_counts", "bad_floats")
+    unsupported: Mapping[str, str] = {}
+    counts = {"--batch": 1}
+    positive_floats = ("--chunk-ms", "--hop")
+    variation = ("--hop", "100")
+    disk_room_kb = 8  # the marker and one frame fit (a page each), the second frame does not
+
+    def prepare(self, root: Path, corpus: Path) -> Case:
+        case = Case(root, root / "in", root / "out")
+        case.inputs.mkdir(parents=True)
+        shutil.copy(sorted(corpus.glob("*.wav"))[0], case.inputs / "clip.wav")
+        shutil.copy(default512_weights(), case.inputs / "weights.pth")
+        return case
+
+    @staticmethod
+    def input_file(case: Case) -> Path:
+        (audio,) = [p for p in case.inputs.iterdir() if p.suffix != ".pth"]
+        return audio
+
+    def args(self, case: Case) -> list[str | Path]:
+        return ["stream", self.input_file(case), "--model", "default512", "--weights", case.inputs / "weights.pth",
+                "--normalization=-6.0,3.5", "--out-dir", case.out]
+
+    def resume_args(self, case: Case) -> tuple[str, ...]:
+        return ("--overwrite",)  # a stream restarts: its input may be a pipe that cannot be read twice
+
+    def long_args(self, case: Case) -> tuple[str, ...]:
+        return ("--hop", "1")  # 1001 frames of a 1 s clip
+
+    def has_progress(self, case: Case, stderr: str) -> bool:
+        return any(case.out.glob("*.npy"))
+
+    def assert_same(self, got: Path, expected: Path) -> None:
+        names = sorted(p.name for p in expected.glob("*.npy"))
+        assert names and sorted(p.name for p in got.glob("*.npy")) == names
+        for name in names:
+            assert np.array_equal(np.load(got / name), np.load(expected / name)), f"{name} differs"
+        assert json.loads((got / "stream.json").read_text())["complete"]
+
+    def reported_unusable(self, case: Case, result: Result, bad: Path) -> bool:
+        return not any(case.out.glob("*.npy")) and super().reported_unusable(case, result, bad)
+
+    def used(self, case: Case, path: Path) -> bool:
+        return any(case.out.glob("*.npy"))
+
+    def plant_truncated(self, case: Case) -> Path:
+        self.input_file(case).unlink()
+        return write_truncated_wav(case.inputs / "cut.wav")
+
+    def plant_non_finite(self, case: Case) -> list[Path]:
+        """Samples far outside [-1, 1] (NaN samples are the shared reader's, embed's attack)."""
+        self.input_file(case).unlink()
+        return [write_loud_float_wav(case.inputs / "loud.wav")]
+
+    def plant_non_utf8(self, case: Case) -> Path:
+        return self.input_file(case).rename(case.inputs / NON_UTF8_NAME)
+
+    def damage_state(self, case: Case) -> Path:
+        return cut_tail(case.inputs / "weights.pth", 1000)
+
+    def silence(self, case: Case) -> Result | list[np.ndarray]:
+        frames = []
+        for ms in (500, 2000):
+            self.input_file(case).unlink()
+            write_audio(case.inputs / f"zeros-{ms}ms.wav", np.zeros(16 * ms), 16000, "PCM_16")
+            assert_clean(self.run(case, "--overwrite"))
+            frames += [np.load(path) for path in sorted(case.out.glob("*.npy"))]
+        return frames
+
+
 def call_as_run(function: Callable[[], Any]) -> Result:
     """``function()`` as a run: 0; 2 for InvalidOptionError; 1 for another HearByolsError; any
     other exception is a traceback."""
@@ -877,7 +954,7 @@ def default512_weights() -> Path:
 EMBED = EmbedSurface()
 #: Every entry point under attack. A new one: subclass Surface, fill in its hooks, register it here.
 SURFACES: dict[str, Surface] = {
-    s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface())
+    s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface(), StreamSurface())
 }
 
 
