@@ -56,15 +56,6 @@ class FrameStream:
         """Frames emitted so far."""
         return self._buffer.emitted
 
-    @property
-    def received(self) -> int:
-        """Samples pushed so far."""
-        return self._buffer.received
-
-    @property
-    def finished(self) -> bool:
-        return self._buffer.finished
-
     def push(self, chunk: Any, sample_rate: int | None = None) -> Emitted:
         """Append a chunk (1-D float32 in [-1, 1] at 16 kHz, any length, empty too); returns the
         frames it completed. ``sample_rate``: declare the chunk's rate to have it checked."""

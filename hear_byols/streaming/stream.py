@@ -49,16 +49,8 @@ class Stream:
         require_fixed_statistics(model.normalization, f"hear_byols.{model.variant}'s model")
         self.layer = model.selected_layer  # one layer for the whole stream
         self._device: torch.device | None = None
-        self._frames = FrameStream(self._encode, self.layer.size, hop_ms, batch)
-
-    @property
-    def retained(self) -> int:
-        """Audio samples held now: at most one frame plus the last chunk."""
-        return self._frames.retained
-
-    @property
-    def emitted(self) -> int:
-        return self._frames.emitted
+        #: the framing and buffer (``retained``: samples held, ``emitted``: frames so far)
+        self.frames = FrameStream(self._encode, self.layer.size, hop_ms, batch)
 
     def push(self, chunk: Any, sample_rate: int | None = None) -> tuple[Tensor, Tensor]:
         """Append 1-D float32 samples in [-1, 1] at 16 kHz (a tensor or an array, any length)."""
@@ -68,11 +60,11 @@ class Stream:
                                      "[-1, 1] first (e.g. x.float() / 32768 for int16), or convert with x.float()")
             self._device = chunk.device
             chunk = chunk.detach().cpu().numpy()
-        return self._tensors(self._frames.push(chunk, sample_rate))
+        return self._tensors(self.frames.push(chunk, sample_rate))
 
     def flush(self) -> tuple[Tensor, Tensor]:
         """End of the audio: the remaining frames (the end's zero padding as offline)."""
-        return self._tensors(self._frames.flush())
+        return self._tensors(self.frames.flush())
 
     def _encode(self, frames: np.ndarray) -> np.ndarray:
         model, norm = self.model, self.model.normalization

@@ -28,6 +28,7 @@ def streamed(stream: Stream, audio: np.ndarray, sizes) -> tuple[torch.Tensor, to
     while position < audio.size:
         size = sizes[k % len(sizes)]
         outputs.append(stream.push(audio[position : position + size]))
+        assert stream.frames.retained <= 16000 + size  # one frame plus the chunk, at most
         position, k = position + size, k + 1
     outputs.append(stream.flush())
     return torch.cat([e for e, _ in outputs]), torch.cat([t for _, t in outputs])
