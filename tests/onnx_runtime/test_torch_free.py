@@ -35,7 +35,7 @@ except ModuleNotFoundError:
     pass
 else:
     raise SystemExit("torch imported despite the block")
-import hear_byols.onnx_runtime
+import hear_byols.onnx_runtime, hear_byols.onnx_runtime.serve
 from hear_byols.onnx_runtime import OnnxEncoder
 encoder = OnnxEncoder(sys.argv[1])
 audio = np.load(sys.argv[2])
