@@ -7,17 +7,17 @@ every shape is within ``TOLERANCE``: the ``.onnx`` and its ``.onnx.json`` togeth
 """
 from __future__ import annotations
 
+import importlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import onnxruntime
 import torch
 
 from hear_byols.api import check_option_values, load_model
-from hear_byols.errors import InvalidOptionError
+from hear_byols.errors import InvalidOptionError, UsageError
 from hear_byols.export.cases import (
     DEFAULT_CHECK_BATCHES, DEFAULT_CHECK_SECONDS, MIN, build_cases, check_lengths, check_batches as checked_batches,
 )
@@ -55,6 +55,16 @@ class ExportReport:
         return "\n".join(each.describe() for each in self.checks)
 
 
+def export_dependency(name: str) -> Any:
+    """Import one of the ``[export]`` extra's packages, or say how to install them."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        raise UsageError(
+            f"exporting to ONNX needs onnx, onnxruntime and onnxscript ({exc}): pip install 'hear_byols[export]'"
+        ) from None
+
+
 def serving_normalization(value: Any) -> Normalization:
     """``value`` parsed like ``load_model``'s option, minus ``reference``: batch statistics make a
     row's embedding depend on the other rows, which a serving graph must not."""
@@ -80,6 +90,8 @@ def export_onnx(
     ``"exclude"``: input ``log_mel`` (batch, n_mels, frames), already normalised. ``_dynamic=False``
     exports every axis frozen at the example's size (tests of the verification only).
     """
+    for dependency in ("onnx", "onnxscript", "onnxruntime"):
+        export_dependency(dependency)
     out = check_out_path(Path(out))
     norm = serving_normalization(normalization)
     if frontend not in FRONTENDS:
@@ -119,6 +131,7 @@ def _graph_io(model: Any, include_frontend: bool) -> tuple[GraphIO, torch.Tensor
 
 def _onnxruntime_runner(graph: bytes, io_names: GraphIO):
     """``inputs -> outputs`` through an onnxruntime CPU session of ``graph`` (torch's thread count)."""
+    onnxruntime = export_dependency("onnxruntime")
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
@@ -131,9 +144,7 @@ def _onnxruntime_runner(graph: bytes, io_names: GraphIO):
 
 def _graph_opset(graph: bytes) -> int:
     """The default-domain opset the serialised graph declares."""
-    import onnx
-
-    model = onnx.load_model_from_string(graph)
+    model = export_dependency("onnx").load_model_from_string(graph)
     return next(entry.version for entry in model.opset_import if entry.domain in ("", "ai.onnx"))
 
 

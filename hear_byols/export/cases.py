@@ -11,7 +11,6 @@ import math
 import numbers
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -26,6 +25,8 @@ MIN = "min"
 DEFAULT_CHECK_SECONDS: tuple[object, ...] = (MIN, 1.0, 10.0, 30.0)
 DEFAULT_CHECK_BATCHES = (1, 2)
 _SEED = 20
+#: Length of the batch whose second row is digital silence (the scene path encodes one second of it).
+SILENT_CHECK_SAMPLES = 24_000
 
 
 def check_lengths(model: ByolsModel, seconds: Sequence[object]) -> list[tuple[str, int]]:
@@ -87,9 +88,10 @@ def build_cases(
     inputs = [(f"{label}, batch {batch}", check_audio(batch, samples, model.sample_rate))
               for label, samples in lengths for batch in batches]
     if include_frontend:
-        one_second = check_audio(2, model.sample_rate, model.sample_rate)
-        one_second[1] = 0.0
-        inputs.append(("1 s, row 2 silent", one_second))
+        # not 1 s: there, encoding the whole clip and encoding one second of it are the same
+        silent = check_audio(2, SILENT_CHECK_SAMPLES, model.sample_rate)
+        silent[1] = 0.0
+        inputs.append((f"{SILENT_CHECK_SAMPLES / model.sample_rate:g} s, row 2 silent", silent))
     cases = []
     for label, audio in inputs:
         with torch.no_grad():

@@ -70,8 +70,7 @@ class SceneGraph(nn.Module):
 
     def forward(self, audio: Tensor) -> Tensor:
         log_mel = self.frontend(audio)
-        mean = log_mel.mean(dim=(1, 2), keepdim=True)
-        std = log_mel.std(dim=(1, 2), keepdim=True)
+        mean, std = clip_statistics(log_mel)
         constant = std < CONSTANT_STD_RATIO * mean.abs()
         if self.normalization.mode == PER_CLIP:
             normalised = (log_mel - mean) / std.clamp(min=STD_FLOOR)
@@ -80,6 +79,20 @@ class SceneGraph(nn.Module):
         # a constant row is replaced below; zeroing it keeps the encoder's input finite
         normalised = torch.where(constant, torch.zeros_like(normalised), normalised)
         return torch.where(constant.reshape(-1, 1), self.silence_embedding, self.encoder(normalised))
+
+
+def clip_statistics(log_mel: Tensor) -> tuple[Tensor, Tensor]:
+    """Each row's mean and unbiased std, ``(B, 1, 1)`` float32, summed in float64.
+
+    onnxruntime's float32 ReduceMean adds sequentially: over the 9,664 values of a 1.5 s clip
+    of digital silence it was off by 1.5e-4 (torch's pairwise sum: exact), so silence was not
+    recognised and a real clip's statistics drifted with its length. In float64 both agree with
+    torch's float32 statistics to within their rounding.
+    """
+    wide = log_mel.double()
+    mean = wide.mean(dim=(1, 2), keepdim=True)
+    std = wide.std(dim=(1, 2), keepdim=True)
+    return mean.float(), std.float()
 
 
 def build_graph_module(model: ByolsModel, normalization: Normalization, include_frontend: bool) -> nn.Module:

@@ -29,6 +29,8 @@ def check_out_path(out: Path) -> Path:
     if out.is_dir():
         raise UsageError(f"--out {out} is a directory; name the graph file inside it, e.g. {out / 'model.onnx'}")
     folder = out.parent
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"--out {out}: {folder} is a file, not a folder; choose a path in a folder")
     if not folder.is_dir():
         raise UsageError(f"--out {out}: the folder {folder} does not exist; create it first or choose another path")
     if not os.access(folder, os.W_OK | os.X_OK):

@@ -60,10 +60,10 @@ class CheckedShape:
     def describe(self) -> str:
         shape = "x".join(map(str, self.shape))
         if self.max_relative_error is None:
-            return f"{self.label:<22} {shape:>14}  FAILED: {self.failure}"
+            return f"{self.label:<30} {shape:>14}  FAILED: {self.failure}"
         vs_modules = f"{self.max_relative_error_vs_modules:.2e}"
         verdict = "ok" if self.passed else f"FAILED: {self.failure}"
-        return f"{self.label:<22} {shape:>14}  {self.max_relative_error:.2e}  (modules {vs_modules})  {verdict}"
+        return f"{self.label:<30} {shape:>14}  {self.max_relative_error:.2e}  (modules {vs_modules})  {verdict}"
 
 
 def relative_error(actual: np.ndarray, expected: np.ndarray) -> float:

@@ -12,7 +12,7 @@ Only the ``win_length`` samples where the padded window is non-zero are multipli
 1024 of ``n_fft`` for every variant), so the basis is ``(2 * n_freqs, win_length)``. The basis is
 built in float64 from exact integer phases (``(k * n) mod n_fft``) and rounded once to float32.
 Measured against ``LogMelFrontend`` (tests/export/test_dft.py): max |difference| / max |value|
-of the log-mel below 1e-6 at every length tested.
+of the log-mel at most 4.4e-7 at every length tested (0.03-3 s, multiples of the hop or not).
 """
 from __future__ import annotations
 
