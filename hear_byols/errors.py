@@ -83,3 +83,8 @@ class ModelNumericsError(HearByolsError, FloatingPointError):
 class ExportVerificationError(HearByolsError, RuntimeError):
     """An exported graph failed its check in onnxruntime (an error above the tolerance, or a shape it
     refuses: a frozen axis), so it was not written."""
+
+
+class StatisticsError(HearByolsError, ValueError):
+    """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
+    non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""
