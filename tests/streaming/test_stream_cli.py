@@ -144,3 +144,24 @@ def test_unknown_model(tmp_path: Path, capsys) -> None:
     missing = tmp_path / "missing.onnx"
     assert main(["stream", "-", "--model", str(missing)]) == 1
     assert str(missing) in capsys.readouterr().err
+
+
+def test_stats_file_normalization(default_weights: Path, tmp_path: Path) -> None:
+    """``--normalization stats.json`` (made by hear_byols.stats) streams with the file's statistics."""
+    from hear_byols.stats import measure
+
+    write_audio(tmp_path / "corpus" / "a.wav", signal(1.5, seed=5), 16000, "FLOAT")
+    stats = measure(tmp_path / "corpus")
+    stats.write(tmp_path / "stats.json")
+    mean, std = stats.normalization()
+    audio = signal(0.9, seed=6)
+    audio.astype("<f4").tofile(tmp_path / "audio.pcm")
+    outputs = []
+    for normalization in (tmp_path / "stats.json", f"{mean!r},{std!r}"):
+        with open(tmp_path / "audio.pcm", "rb") as stdin:
+            done = subprocess.run(cli_command(["stream", "-", "--model", "default", "--weights", default_weights,
+                                               f"--normalization={normalization}"]),
+                                  stdin=stdin, capture_output=True, text=True, env=child_env(), cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+        outputs.append(lines(done.stdout))
+    assert np.array_equal(outputs[0][0], outputs[1][0]) and np.array_equal(outputs[0][1], outputs[1][1])
