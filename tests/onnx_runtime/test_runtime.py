@@ -12,6 +12,9 @@ from hear_byols.onnx_runtime import OnnxEncoder
 from helpers.variants import encoder_type, one_variant_per
 
 RTOL = 1e-5
+#: A CvT export takes ~30 s of CPU: its cases run with the slow tests (the torch streams test
+#: cvt in the default run, tests/streaming).
+SLOW_EXPORT = pytest.mark.slow
 
 
 def clips(n: int, seconds: float, seed: int = 0) -> np.ndarray:
@@ -28,7 +31,8 @@ def relative(got: np.ndarray, expected: torch.Tensor) -> float:
     return float(np.abs(got - expected).max() / np.abs(expected).max())
 
 
-@pytest.mark.parametrize("variant, normalization", [("default", None), ("cvt", None), ("default", "per_clip"),
+@pytest.mark.parametrize("variant, normalization", [("default", None), pytest.param("cvt", None, marks=SLOW_EXPORT),
+                                                     ("default", "per_clip"),
                                                      pytest.param("cvt", "per_clip", marks=pytest.mark.slow)],
                          ids=["default-fixed", "cvt-fixed", "default-per_clip", "cvt-per_clip"])
 def test_scene_equals_torch(graph, torch_model, variant: str, normalization) -> None:
@@ -39,7 +43,7 @@ def test_scene_equals_torch(graph, torch_model, variant: str, normalization) -> 
     assert relative(encoder.scene(mixed), get_scene_embeddings([torch.from_numpy(c) for c in mixed], model)) <= RTOL
 
 
-@pytest.mark.parametrize("variant", ["default", "cvt"])
+@pytest.mark.parametrize("variant", ["default", pytest.param("cvt", marks=SLOW_EXPORT)])
 @pytest.mark.parametrize("hop", [50.0, 33.3])
 def test_timestamps_equal_torch_exact(graph, torch_model, variant: str, hop: float) -> None:
     audio = clips(2, 1.2, seed=1)
@@ -49,7 +53,7 @@ def test_timestamps_equal_torch_exact(graph, torch_model, variant: str, hop: flo
     assert np.array_equal(timestamps, expected_ts.numpy())
 
 
-@pytest.mark.parametrize("variant", ["default", "cvt"])
+@pytest.mark.parametrize("variant", ["default", pytest.param("cvt", marks=SLOW_EXPORT)])
 def test_stream_equals_offline_for_any_chunking(graph, torch_model, variant: str) -> None:
     audio = clips(1, 1.7, seed=2)[0]
     stream = OnnxEncoder(graph(variant)).stream(batch=4)
