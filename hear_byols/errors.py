@@ -90,6 +90,11 @@ class SplitError(CorpusError):
     no training clip, fewer speakers than folds, one speaker only, unknown split values."""
 
 
+class ExportVerificationError(HearByolsError, RuntimeError):
+    """An exported graph failed its check in onnxruntime (an error above the tolerance, or a shape it
+    refuses: a frozen axis), so it was not written."""
+
+
 class StatisticsError(HearByolsError, ValueError):
     """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
     non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""

@@ -16,8 +16,10 @@ import torch
 
 from hear_byols.api import TIMESTAMP_MODES
 from hear_byols.argtypes import count, positive
+from hear_byols.cli import export_cmd
 from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
 from hear_byols.audio.files import AUDIO_EXTENSIONS
+from hear_byols.cli import stream_cmd
 from hear_byols.cli import stats_cmd
 from hear_byols.distributed import Shard
 from hear_byols.errors import InvalidOptionError, UsageError
@@ -69,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_pretrain_arguments(pretrain)
     pretrain.set_defaults(run=_run_pretrain)
+    stream_cmd.add_parser(commands)
+    export_cmd.add_parser(commands)
     stats_cmd.add_parser(commands)
     return parser
 

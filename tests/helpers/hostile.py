@@ -850,6 +850,170 @@ def _mixed(got: torch.Tensor, expected: Mapping[str, torch.Tensor]) -> str:
     return f"a result of shape {tuple(got.shape)} equal to no single layer's (rows mixed)"
 
 
+class ExportSurface(Surface):
+    """``hear-byols export default512 --out out/model.onnx`` of a copy of the shipped weights
+    (``case.inputs/weights.pth``), verified at the minimum length and 1 s only (``--check-seconds``)
+    to keep each run near 20 s of CPU. A result is compared by the graph's outputs in onnxruntime
+    and its sidecar (weights hash, checked shapes)."""
+
+    name = "export"
+    supports = ("changed_input", "damaged_state", "non_finite_input", "silence", "launcher_env", "non_utf8_name",
+                "read_only_out", "out_is_file", "disk_full")
+    unsupported = {
+        "concurrent": "two exports into one --out each rename a verified pair into place; they are not locked "
+                      "against each other, so the last rename of each file wins (a mixed pair fails the runtime's "
+                      "sha256 check of the sidecar)",
+        "second_run": "a second export into the same --out is a re-export: it replaces the graph and its sidecar "
+                      "together, atomically, as intended",
+        "sigint": "nothing partial to keep: the graph and sidecar are renamed into place only after verification",
+        "sigterm": "nothing partial to keep: the graph and sidecar are renamed into place only after verification",
+        "sigkill_resume": "nothing to resume: the graph exists whole or not at all; a rerun exports again",
+        "truncated_input": "reads no audio files; a truncated weight file is its damaged_state attack",
+        "bad_counts": "no count option; --opset out of range or not an integer exits 2: tests/export/test_export_cli.py",
+        "bad_floats": "a run is `mkdir -p out` then the export (whose folder must exist), so 'no output folder' "
+                      "cannot be checked; "
+                      "--check-seconds 0, -1, nan, inf and --normalization with nan exit 2: tests/export/test_export_cli.py",
+    }
+    slow = True
+
+    def prepare(self, root: Path, corpus: Path) -> Case:
+        case = Case(root, root / "in", root / "out")
+        case.inputs.mkdir(parents=True)
+        shutil.copy(default512_weights(), case.inputs / "weights.pth")
+        return case
+
+    def run(self, case: Case, *extra: str, env: Mapping[str, str] | None = None) -> Result:
+        """As a user runs it: ``mkdir -p out`` first (export refuses a missing folder), unless
+        something is in its place already (the out_is_file attack)."""
+        if not os.path.lexists(case.out):
+            case.out.mkdir(parents=True)
+        return super().run(case, *extra, env=env)
+
+    weights = staticmethod(ApiSurface.weights)
+
+    def args(self, case: Case) -> list[str | Path]:
+        return ["export", "default512", "--out", case.out / "model.onnx", "--weights", self.weights(case),
+                "--check-seconds", "min,1"]
+
+    @staticmethod
+    def outputs(folder: Path, audio: np.ndarray) -> np.ndarray:
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(str(folder / "model.onnx"), providers=["CPUExecutionProvider"])
+        return session.run(["embedding"], {"audio": audio.astype(np.float32)})[0]
+
+    def assert_same(self, got: Path, expected: Path) -> None:
+        sidecars = [json.loads((folder / "model.onnx.json").read_text()) for folder in (got, expected)]
+        assert sidecars[0]["weights"]["sha256"] == sidecars[1]["weights"]["sha256"]
+        assert sidecars[0]["verification"]["checks"] == sidecars[1]["verification"]["checks"]
+        graph = hashlib.sha256((got / "model.onnx").read_bytes()).hexdigest()
+        assert graph == sidecars[0]["graph"]["sha256"], "the graph is not the one its sidecar describes"
+        audio = tone(16000, 1.3).T
+        assert np.array_equal(self.outputs(got, audio), self.outputs(expected, audio))
+
+    def used(self, case: Case, path: Path) -> bool:
+        sidecar = json.loads((case.out / "model.onnx.json").read_text())
+        return sidecar["weights"]["name"] == os.fsdecode(path.name)
+
+    def reported_unusable(self, case: Case, result: Result, bad: Path) -> bool:
+        return super().reported_unusable(case, result, bad) and not any(case.out.iterdir())
+
+    def change_input(self, case: Case) -> Path:
+        """Other weights of the same architecture, in place of the first."""
+        from hear_byols.testing import deterministic_state_dict
+
+        torch.save(deterministic_state_dict("default512"), self.weights(case))
+        return self.weights(case)
+
+    plant_non_finite = ApiSurface.plant_non_finite
+    plant_non_utf8 = ApiSurface.plant_non_utf8
+    damage_state = ApiSurface.damage_state
+
+    def silence(self, case: Case) -> Result | list[np.ndarray]:
+        """Silent rows of 0.5, 1 and 2 s, alone and beside a tone, through the exported graph."""
+        assert_clean(self.run(case))
+        got = [self.outputs(case.out, np.zeros((1, n)))[0] for n in (8000, 16000, 32000)]
+        beside = np.stack([tone(16000, 2.0)[:, 0], np.zeros(32000)])
+        return got + [self.outputs(case.out, beside)[1]]
+
+
+class StreamSurface(Surface):
+    """``hear-byols stream FILE --out-dir OUT``: default512 (the shipped weights, copied into the
+    inputs) with fixed statistics, on one 1 s clip; a run's result is its frames' ``.npy`` files."""
+
+    name = "stream"
+    supports = ("concurrent", "second_run", "sigint", "sigterm", "sigkill_resume", "changed_input", "truncated_input",
+                "damaged_state", "non_finite_input", "silence", "launcher_env", "non_utf8_name", "read_only_out",
+                "out_is_file", "disk_full", "bad_counts", "bad_floats")
+    unsupported: Mapping[str, str] = {}
+    counts = {"--batch": 1}
+    positive_floats = ("--chunk-ms", "--hop")
+    variation = ("--hop", "100")
+    disk_room_kb = 8  # the marker and one frame fit (a page each), the second frame does not
+
+    def prepare(self, root: Path, corpus: Path) -> Case:
+        case = Case(root, root / "in", root / "out")
+        case.inputs.mkdir(parents=True)
+        shutil.copy(sorted(corpus.glob("*.wav"))[0], case.inputs / "clip.wav")
+        shutil.copy(default512_weights(), case.inputs / "weights.pth")
+        return case
+
+    @staticmethod
+    def input_file(case: Case) -> Path:
+        (audio,) = [p for p in case.inputs.iterdir() if p.suffix != ".pth"]
+        return audio
+
+    def args(self, case: Case) -> list[str | Path]:
+        return ["stream", self.input_file(case), "--model", "default512", "--weights", case.inputs / "weights.pth",
+                "--normalization=-6.0,3.5", "--out-dir", case.out]
+
+    def resume_args(self, case: Case) -> tuple[str, ...]:
+        return ("--overwrite",)  # a stream restarts: its input may be a pipe that cannot be read twice
+
+    def long_args(self, case: Case) -> tuple[str, ...]:
+        return ("--hop", "1")  # 1001 frames of a 1 s clip
+
+    def has_progress(self, case: Case, stderr: str) -> bool:
+        return any(case.out.glob("*.npy"))
+
+    def assert_same(self, got: Path, expected: Path) -> None:
+        names = sorted(p.name for p in expected.glob("*.npy"))
+        assert names and sorted(p.name for p in got.glob("*.npy")) == names
+        for name in names:
+            assert np.array_equal(np.load(got / name), np.load(expected / name)), f"{name} differs"
+        assert json.loads((got / "stream.json").read_text())["complete"]
+
+    def reported_unusable(self, case: Case, result: Result, bad: Path) -> bool:
+        return not any(case.out.glob("*.npy")) and super().reported_unusable(case, result, bad)
+
+    def used(self, case: Case, path: Path) -> bool:
+        return any(case.out.glob("*.npy"))
+
+    def plant_truncated(self, case: Case) -> Path:
+        self.input_file(case).unlink()
+        return write_truncated_wav(case.inputs / "cut.wav")
+
+    def plant_non_finite(self, case: Case) -> list[Path]:
+        """Samples far outside [-1, 1] (NaN samples are the shared reader's, embed's attack)."""
+        self.input_file(case).unlink()
+        return [write_loud_float_wav(case.inputs / "loud.wav")]
+
+    def plant_non_utf8(self, case: Case) -> Path:
+        return self.input_file(case).rename(case.inputs / NON_UTF8_NAME)
+
+    def damage_state(self, case: Case) -> Path:
+        return cut_tail(case.inputs / "weights.pth", 1000)
+
+    def silence(self, case: Case) -> Result | list[np.ndarray]:
+        frames = []
+        for ms in (500, 2000):
+            self.input_file(case).unlink()
+            write_audio(case.inputs / f"zeros-{ms}ms.wav", np.zeros(16 * ms), 16000, "PCM_16")
+            assert_clean(self.run(case, "--overwrite"))
+            frames += [np.load(path) for path in sorted(case.out.glob("*.npy"))]
+        return frames
+
+
 class StatsSurface(Surface):
     """``hear-byols stats DATA --out OUT/stats.json``: one statistics file, written once at the end."""
 
@@ -920,7 +1084,8 @@ def default512_weights() -> Path:
 EMBED = EmbedSurface()
 #: Every entry point under attack. A new one: subclass Surface, fill in its hooks, register it here.
 SURFACES: dict[str, Surface] = {
-    s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface(), StatsSurface())
+    s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface(), ExportSurface(),
+                        StreamSurface(), StatsSurface())
 }
 
 
