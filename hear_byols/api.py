@@ -41,7 +41,8 @@ def load_model(
 
     ``model_file_path``: a checkpoint file; empty means the official weights (override dir,
     package ``checkpoints/``, user cache, else a verified download). ``normalization``:
-    ``"reference"`` (default, as published), ``"per_clip"`` or ``[mean, std]``.
+    ``"reference"`` (default, as published), ``"per_clip"``, ``[mean, std]`` or the path of a
+    ``stats.json`` of ``hear-byols stats`` (its frontend must be the variant's; docs/STATS.md).
     ``timestamp_mode``: ``"exact"`` (default, the reference's numbers) or ``"sliding"`` (one
     encoder pass per clip, pooled per window: much faster, approximate). ``precision``:
     ``"float32"`` (default, exact: TF32 off, the caller's autocast ignored), ``"tf32"`` (TF32
@@ -83,7 +84,7 @@ def check_option_values(variant: str, normalization: Any, timestamp_mode: Any, p
         raise InvalidOptionError(f"timestamp_mode={timestamp_mode!r}; choose one of {list(TIMESTAMP_MODES)}")
     parse_precision(precision)
     if normalization is not None:
-        parse_normalization(normalization)
+        parse_normalization(normalization, spec.frontend, spec.module)
     # a bad layer, or one the timestamp mode cannot pool, fails before any weights are looked for
     # (layer names and poolings never depend on them)
     layers, owner = spec.layers(), f"hear_byols.{variant}"

@@ -80,6 +80,27 @@ class ModelNumericsError(HearByolsError, FloatingPointError):
     overflowed (at a reduced precision, or float32 with extreme weights)."""
 
 
+class CorpusError(HearByolsError, ValueError):
+    """A labelled corpus cannot be used as given: a table without the named columns, a path that does
+    not exist, a file that does not follow its dataset's naming, duplicate paths, empty labels."""
+
+
+class SplitError(CorpusError):
+    """The clips cannot be split speaker-independently as asked: a speaker in two splits, a class with
+    no training clip, fewer speakers than folds, one speaker only, unknown split values."""
+
+
 class ExportVerificationError(HearByolsError, RuntimeError):
     """An exported graph failed its check in onnxruntime (an error above the tolerance, or a shape it
     refuses: a frozen axis), so it was not written."""
+
+
+class StatisticsError(HearByolsError, ValueError):
+    """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
+    non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""
+
+
+class ProbeDataError(HearByolsError, ValueError):
+    """A fold's features cannot be scored: NaN/Inf or overflowing values, lengths or widths that
+    disagree, labels or speakers missing or of mixed types, or no classifier family left with a score.
+    (A fold that is not speaker-independent, or lacks training classes, is a ``SplitError``.)"""

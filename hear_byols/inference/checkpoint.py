@@ -215,7 +215,8 @@ def model_from_checkpoint(variant: str, path: str | Path, normalization: Any = N
     ``normalization=None`` means the variant's default (``reference`` for BYOL-S).
     """
     spec = variant_spec(variant)
-    norm = parse_normalization(spec.default_normalization if normalization is None else normalization)
+    asked = spec.default_normalization if normalization is None else normalization
+    norm = parse_normalization(asked, spec.frontend, spec.module)
     state_dict = encoder_state_dict(read_checkpoint(path), variant, path)
     require_finite_weights(state_dict, path)
     encoder = spec.build_encoder(encoder_params(variant, state_dict))

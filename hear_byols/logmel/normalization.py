@@ -20,13 +20,17 @@ for bit.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 from torch import Tensor
 
 from hear_byols.errors import InvalidOptionError
+from hear_byols.logmel.frontend import FrontendSpec
+from hear_byols.logmel.stats_file import frontend_description, read_stats, require_frontend
 
 REFERENCE = "reference"
 PER_CLIP = "per_clip"
@@ -49,16 +53,31 @@ class Normalization:
     mode: str
     mean: float = 0.0
     std: float = 1.0
+    #: where fixed statistics came from: a stats file (``hear-byols stats``), its sha256, the
+    #: statistic taken and the frontend it was measured with; None for numbers given directly.
+    #: Provenance only: two policies with the same numbers are equal.
+    source: str | None = field(default=None, compare=False)
+    sha256: str | None = field(default=None, compare=False)
+    statistic: str | None = field(default=None, compare=False)
+    frontend: dict[str, Any] | None = field(default=None, compare=False)
 
     def as_option(self) -> str | list[float]:
         """The JSON-serialisable form ``load_model(normalization=...)`` accepts."""
         return [self.mean, self.std] if self.mode == FIXED else self.mode
 
 
-def parse_normalization(value: Any) -> Normalization:
-    """Accept ``"reference"``, ``"per_clip"`` or ``[mean, std]`` (finite, std > 0)."""
+def parse_normalization(
+    value: Any, frontend: FrontendSpec | dict[str, Any] | None = None, owner: str = "the model"
+) -> Normalization:
+    """Accept ``"reference"``, ``"per_clip"``, ``[mean, std]`` (finite, std > 0) or the path of a
+    ``.json`` statistics file (``hear-byols stats``; its default statistic). ``frontend``: the
+    model's (``owner`` names it), which a statistics file must have been measured with."""
     if isinstance(value, Normalization):
+        if frontend is not None and value.frontend is not None:
+            require_frontend(value.frontend, frontend_description(frontend), str(value.source), owner)
         return value
+    if names_stats_file(value):
+        return _from_stats_file(value, frontend, owner)
     if value in (REFERENCE, PER_CLIP):
         return Normalization(value)
     if isinstance(value, (list, tuple)) and len(value) == 2:
@@ -67,18 +86,38 @@ def parse_normalization(value: Any) -> Normalization:
         except (TypeError, ValueError):
             mean = std = math.nan
         if math.isfinite(mean) and math.isfinite(std) and std > 0:
-            if describes_constant(mean, std):
-                raise InvalidOptionError(
-                    f"normalization={value!r}: std {std:g} is below the float32 resolution of log-mels near the "
-                    f"mean {mean:g} (std must be at least {CONSTANT_STD_RATIO * abs(mean):.3g}): such statistics "
-                    "describe a constant; use the std of your data's log-mels"
-                )
+            _refuse_constant(value, mean, std)
             return Normalization(FIXED, mean, std)
     raise InvalidOptionError(
         f"normalization={value!r} is not valid: use 'reference' (the original serab-byols behaviour, "
-        "batch dependent), 'per_clip' (each clip's own statistics) or [mean, std] with finite numbers "
-        "and std > 0 (fixed statistics, batch independent and streamable)"
+        "batch dependent), 'per_clip' (each clip's own statistics), [mean, std] with finite numbers "
+        "and std > 0 (fixed statistics, batch independent and streamable), or the path of a .json "
+        "file written by hear-byols stats (fixed statistics measured on your corpus)"
     )
+
+
+def names_stats_file(value: Any) -> bool:
+    """Whether ``value`` is a path (str or PathLike) ending in ``.json``: a statistics file."""
+    return isinstance(value, (str, os.PathLike)) and os.fspath(value).lower().endswith(".json")
+
+
+def _from_stats_file(
+    path: str | os.PathLike[str], frontend: FrontendSpec | dict[str, Any] | None, owner: str
+) -> Normalization:
+    stats, sha256 = read_stats(path, frontend=frontend, owner=owner)
+    mean, std = stats.normalization()
+    _refuse_constant(os.fspath(path), mean, std)
+    return Normalization(FIXED, mean, std, source=str(Path(path).resolve()), sha256=sha256,
+                         statistic=stats.default, frontend=stats.frontend)
+
+
+def _refuse_constant(value: Any, mean: float, std: float) -> None:
+    if describes_constant(mean, std):
+        raise InvalidOptionError(
+            f"normalization={value!r}: std {std:g} is below the float32 resolution of log-mels near the "
+            f"mean {mean:g} (std must be at least {CONSTANT_STD_RATIO * abs(mean):.3g}): such statistics "
+            "describe a constant; use the std of your data's log-mels"
+        )
 
 
 class Moments:
@@ -101,6 +140,11 @@ class Moments:
         data = values.detach().double().flatten(1 if rows else 0)
         chunk_mean = data.mean(dim=-1)
         self._combine(data.shape[-1], chunk_mean, (data - chunk_mean.unsqueeze(-1)).square().sum(dim=-1))
+
+    def merge(self, other: "Moments") -> None:
+        """Add ``other``'s elements (pooled moments, or row moments of the same shape)."""
+        if other.count:
+            self._combine(other.count, other.mean, other.m2)
 
     def _combine(self, count: int, mean: Tensor, m2: Tensor) -> None:
         """Chan et al.'s parallel update: exact in exact arithmetic, stable in float64."""

@@ -937,6 +937,126 @@ class ExportSurface(Surface):
         return got + [self.outputs(case.out, beside)[1]]
 
 
+class StreamSurface(Surface):
+    """``hear-byols stream FILE --out-dir OUT``: default512 (the shipped weights, copied into the
+    inputs) with fixed statistics, on one 1 s clip; a run's result is its frames' ``.npy`` files."""
+
+    name = "stream"
+    supports = ("concurrent", "second_run", "sigint", "sigterm", "sigkill_resume", "changed_input", "truncated_input",
+                "damaged_state", "non_finite_input", "silence", "launcher_env", "non_utf8_name", "read_only_out",
+                "out_is_file", "disk_full", "bad_counts", "bad_floats")
+    unsupported: Mapping[str, str] = {}
+    counts = {"--batch": 1}
+    positive_floats = ("--chunk-ms", "--hop")
+    variation = ("--hop", "100")
+    disk_room_kb = 8  # the marker and one frame fit (a page each), the second frame does not
+
+    def prepare(self, root: Path, corpus: Path) -> Case:
+        case = Case(root, root / "in", root / "out")
+        case.inputs.mkdir(parents=True)
+        shutil.copy(sorted(corpus.glob("*.wav"))[0], case.inputs / "clip.wav")
+        shutil.copy(default512_weights(), case.inputs / "weights.pth")
+        return case
+
+    @staticmethod
+    def input_file(case: Case) -> Path:
+        (audio,) = [p for p in case.inputs.iterdir() if p.suffix != ".pth"]
+        return audio
+
+    def args(self, case: Case) -> list[str | Path]:
+        return ["stream", self.input_file(case), "--model", "default512", "--weights", case.inputs / "weights.pth",
+                "--normalization=-6.0,3.5", "--out-dir", case.out]
+
+    def resume_args(self, case: Case) -> tuple[str, ...]:
+        return ("--overwrite",)  # a stream restarts: its input may be a pipe that cannot be read twice
+
+    def long_args(self, case: Case) -> tuple[str, ...]:
+        return ("--hop", "1")  # 1001 frames of a 1 s clip
+
+    def has_progress(self, case: Case, stderr: str) -> bool:
+        return any(case.out.glob("*.npy"))
+
+    def assert_same(self, got: Path, expected: Path) -> None:
+        names = sorted(p.name for p in expected.glob("*.npy"))
+        assert names and sorted(p.name for p in got.glob("*.npy")) == names
+        for name in names:
+            assert np.array_equal(np.load(got / name), np.load(expected / name)), f"{name} differs"
+        assert json.loads((got / "stream.json").read_text())["complete"]
+
+    def reported_unusable(self, case: Case, result: Result, bad: Path) -> bool:
+        return not any(case.out.glob("*.npy")) and super().reported_unusable(case, result, bad)
+
+    def used(self, case: Case, path: Path) -> bool:
+        return any(case.out.glob("*.npy"))
+
+    def plant_truncated(self, case: Case) -> Path:
+        self.input_file(case).unlink()
+        return write_truncated_wav(case.inputs / "cut.wav")
+
+    def plant_non_finite(self, case: Case) -> list[Path]:
+        """Samples far outside [-1, 1] (NaN samples are the shared reader's, embed's attack)."""
+        self.input_file(case).unlink()
+        return [write_loud_float_wav(case.inputs / "loud.wav")]
+
+    def plant_non_utf8(self, case: Case) -> Path:
+        return self.input_file(case).rename(case.inputs / NON_UTF8_NAME)
+
+    def damage_state(self, case: Case) -> Path:
+        return cut_tail(case.inputs / "weights.pth", 1000)
+
+    def silence(self, case: Case) -> Result | list[np.ndarray]:
+        frames = []
+        for ms in (500, 2000):
+            self.input_file(case).unlink()
+            write_audio(case.inputs / f"zeros-{ms}ms.wav", np.zeros(16 * ms), 16000, "PCM_16")
+            assert_clean(self.run(case, "--overwrite"))
+            frames += [np.load(path) for path in sorted(case.out.glob("*.npy"))]
+        return frames
+
+
+class StatsSurface(Surface):
+    """``hear-byols stats DATA --out OUT/stats.json``: one statistics file, written once at the end."""
+
+    name = "stats"
+    supports = ("changed_input", "truncated_input", "non_finite_input", "silence", "launcher_env", "non_utf8_name",
+                "read_only_out", "out_is_file", "bad_counts")
+    unsupported = {
+        "concurrent": "no settings kept in OUT to clash with: each run writes its whole file atomically at the end, "
+        "so two runs leave one of two complete files (the last one's)",
+        "second_run": "a run keeps nothing to resume or skip: a second run with other settings replaces the file whole",
+        "sigint": "keeps no partial work (one pass, written once at the end; shards parallelise): an interrupted run "
+        "leaves the old file or none (Ctrl-C exits 130 through the shared handler)",
+        "sigterm": "keeps no partial work (one pass, written once at the end; shards parallelise)",
+        "sigkill_resume": "keeps no partial work to resume: the rerun measures everything again",
+        "damaged_state": "a run reads no state of its own; a damaged stats.json given to --normalization and a damaged "
+        "part given to --merge are refused, named, in tests/stats",
+        "bad_floats": "no float options",
+        "disk_full": "its one output (~2 KB) fits in the smallest tmpfs run_full can mount (one page; size=0 means "
+        "unlimited): ENOSPC mid-write is raised in tests/stats/test_stats_cli.py instead (no file, no temporary left)",
+    }
+    counts = {"--workers": 0}
+    shards = True
+
+    def args(self, case: Case) -> list[str | Path]:
+        return ["stats", case.inputs, "--out", case.out / "stats.json"]
+
+    def assert_same(self, got: Path, expected: Path) -> None:
+        mine, theirs = (json.loads((folder / "stats.json").read_text()) for folder in (got, expected))
+        for key in ("statistics", "counts", "corpus_sha256", "listing_sha256", "frontend", "normalization"):
+            assert mine[key] == theirs[key], f"{key}: {mine[key]} != {theirs[key]}"
+        assert not list(got.glob(".stats.json.*")), "a temporary file was left behind"
+
+    def used(self, case: Case, path: Path) -> bool:
+        stats = json.loads((case.out / "stats.json").read_text())
+        return stats["counts"]["clips"] == sum(1 for _ in case.inputs.glob("*.wav"))
+
+    def silence(self, case: Case) -> Result | list[np.ndarray]:
+        for path in case.inputs.glob("*.wav"):
+            info = sf.info(str(path))
+            write_audio(path, np.zeros(info.frames), info.samplerate, info.subtype)
+        return self.run(case)
+
+
 def call_as_run(function: Callable[[], Any]) -> Result:
     """``function()`` as a run: 0; 2 for InvalidOptionError; 1 for another HearByolsError; any
     other exception is a traceback."""
@@ -964,7 +1084,8 @@ def default512_weights() -> Path:
 EMBED = EmbedSurface()
 #: Every entry point under attack. A new one: subclass Surface, fill in its hooks, register it here.
 SURFACES: dict[str, Surface] = {
-    s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface(), ExportSurface())
+    s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface(), ExportSurface(),
+                        StreamSurface(), StatsSurface())
 }
 
 
