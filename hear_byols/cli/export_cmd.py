@@ -13,6 +13,7 @@ from hear_byols.exits import printable
 from hear_byols.export import FRONTENDS, MIN, export_onnx, serving_normalization
 from hear_byols.export.cases import DEFAULT_CHECK_SECONDS
 from hear_byols.export.onnx_graph import check_opset
+from hear_byols.logmel.normalization import names_stats_file
 from hear_byols.variants import variant_names
 
 FORMATS = ("onnx",)
@@ -44,7 +45,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def _normalization(text: str) -> Any:
     """``per_clip``, a stats file or ``MEAN,STD``, checked as ``export_onnx`` checks it."""
-    value: Any = text.split(",") if "," in text else text
+    value: Any = text.split(",") if "," in text and not names_stats_file(text) else text
     try:
         serving_normalization(value)
     except InvalidOptionError as exc:

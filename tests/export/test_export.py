@@ -16,6 +16,7 @@ from conftest import FAMILIES
 FAMILY_PARAMS = ["audio_ntt", "clstm"]
 
 from hear_byols.api import get_scene_embeddings, load_model
+from hear_byols.errors import InvalidOptionError
 from hear_byols.export import TOLERANCE, export_onnx
 from hear_byols.export.cases import check_audio
 from hear_byols.export.verify import relative_error
@@ -80,3 +81,24 @@ def test_fixed_statistics_and_a_layer(tmp_path) -> None:
     expected = get_scene_embeddings(audio, model).numpy()
     assert got.shape == (2, 512) and relative_error(got, expected) <= TOLERANCE
     assert np.abs(got[1] - expected[1]).max() <= TOLERANCE * np.abs(expected[1]).max()
+
+
+def test_a_stats_file_from_hear_byols_stats(tmp_path) -> None:
+    """``normalization="stats.json"``: the file's statistics become the graph's constants, the
+    sidecar records its sha256, and a file measured with another frontend is refused."""
+    from helpers.audio import tone, write_audio
+
+    from hear_byols.stats import measure
+
+    write_audio(tmp_path / "corpus" / "a.wav", tone(16000, 1.5, freq=330.0), 16000, "FLOAT")
+    stats = measure(tmp_path / "corpus")
+    stats.write(tmp_path / "stats.json")
+    mean, std = stats.normalization()
+    report = export_onnx("default512", tmp_path / "m.onnx", normalization=str(tmp_path / "stats.json"),
+                         check_seconds=("min",), check_batches=(1,))
+    entry = report.sidecar["normalization"]
+    assert (entry["mode"], entry["mean"], entry["std"]) == ("fixed", mean, std)
+    assert entry["stats_file"]["sha256"] == hashlib.sha256((tmp_path / "stats.json").read_bytes()).hexdigest()
+    with pytest.raises(InvalidOptionError, match="frontend"):
+        export_onnx("byola", tmp_path / "b.onnx", normalization=str(tmp_path / "stats.json"))
+    assert not (tmp_path / "b.onnx").exists()

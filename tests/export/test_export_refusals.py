@@ -109,3 +109,33 @@ def test_full_disk_leaves_neither_file(tmp_path, monkeypatch) -> None:
     with pytest.raises(StorageError, match="No space left on device.*nothing was written"):
         write_graph_and_sidecar(tmp_path / "m.onnx", b"graph bytes", {"format": "hear_byols.onnx"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_stats_file_is_recorded_by_its_hash(tmp_path) -> None:
+    """``--normalization stats.json`` (parsed by parse_normalization): the sidecar names the file
+    and its sha256, so a graph can be traced to the statistics it holds."""
+    import hashlib
+
+    from hear_byols.export.output import stats_file_of
+    from hear_byols.export.sidecar import normalization_entry
+    from hear_byols.logmel.normalization import FIXED, Normalization
+
+    stats = tmp_path / "stats.json"
+    stats.write_text('{"mean": -4.1, "std": 4.3}\n')
+    assert stats_file_of(str(stats)) == stats and stats_file_of([-4.1, 4.3]) is None
+    assert stats_file_of(str(tmp_path / "missing.json")) is None
+    entry = normalization_entry(Normalization(FIXED, -4.1, 4.3), stats)
+    assert entry["stats_file"] == {"name": "stats.json", "sha256": hashlib.sha256(stats.read_bytes()).hexdigest()}
+    assert entry["mean"] == -4.1 and entry["std"] == 4.3
+
+
+def test_importing_the_export_unit_loads_no_onnx_package() -> None:
+    """``hear-byols`` imports the export command's module for every command: onnx, onnxruntime and
+    onnxscript (the [export] extra) load only when an export runs."""
+    import json
+    import subprocess
+    import sys
+
+    code = "import json, sys, hear_byols.cli; print(json.dumps(sorted(m.split('.')[0] for m in sys.modules)))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert "hear_byols" in loaded and not {"onnx", "onnxruntime", "onnxscript"} & set(loaded)
