@@ -15,17 +15,19 @@ EVAL_STAMP := $(VENV)/.eval-installed-tf-$(TF)
 BENCH_RESULTS := benchmarks/RESULTS$(if $(filter cpu,$(DEVICE)),,-cuda).md
 BENCH_CLI_RESULTS := benchmarks/RESULTS-cli$(if $(filter cpu,$(DEVICE)),,-cuda).md
 
-.PHONY: help install install-eval system-deps test test-fast demo bench bench-cli bench-train pretrain-check pretrain-probe leaderboard docs-tables readme-table clean
+.PHONY: help install install-eval system-deps test test-fast demo bench bench-cli bench-train bench-onnx bench-probe pretrain-check pretrain-probe leaderboard docs-tables readme-table clean
 
 help:
 	@echo "make test        install everything, run the whole test suite (what CI runs)"
 	@echo "make test-fast   the suite without the slow end-to-end tests"
 	@echo "make demo        small HEAR tasks -> heareval -> score table and plot for cvt, default (untrained offline) and default512 (real)"
-	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md; DEVICE=cuda: on the GPU), then bench-cli and bench-train"
+	@echo "make bench       speed and memory benchmark (benchmarks/RESULTS.md; DEVICE=cuda: on the GPU), then bench-cli, bench-train, bench-onnx, bench-probe"
 	@echo "make leaderboard TASKS_DIR=... reproduce the HEAR 2021 scores (GPU machine; add TF=gpu for GPU embeddings;"
 	@echo "                 JOBS=N: N steps at once, one GPU each; SHARD=I/N: one part, see docs/EVALUATION.md)"
 	@echo "make bench-cli   hear-byols embed on 1,000 files vs the model alone, 2 shards vs 2 threads (benchmarks/RESULTS-cli.md)"
 	@echo "make bench-train training samples/s on this machine, with and without openSMILE targets"
+	@echo "make bench-onnx  onnxruntime vs torch (scene, timestamps; 1 and 2 threads), streaming latency, export time"
+	@echo "make bench-probe hear-byols probe's stages (decode, embed, openSMILE, grid search) on a 1,500-clip corpus"
 	@echo "make pretrain-check  train d=512 from scratch on ~1,200 espeak-ng clips, print the loss curve (idle 2-core CPU: ~10 min)"
 	@echo "make pretrain-probe  pretrain-check for 3 seeds and --init default512, then a linear probe vs random init and published (CPU: hours)"
 	@echo "make docs-tables regenerate every generated table of README.md and docs/ (the list: evaluation/docs_tables.py)"
@@ -70,12 +72,20 @@ bench: install
 	$(PY) benchmarks/bench.py --device $(DEVICE) --write $(BENCH_RESULTS)
 	$(PY) benchmarks/bench_cli.py --device $(DEVICE) --write $(BENCH_CLI_RESULTS)
 	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_onnx.py
+	$(PY) benchmarks/bench_probe.py
 
 bench-cli: install
 	$(PY) benchmarks/bench_cli.py --device $(DEVICE) --write $(BENCH_CLI_RESULTS)
 
 bench-train: install
 	$(PY) benchmarks/bench_train.py
+
+bench-onnx: install
+	$(PY) benchmarks/bench_onnx.py
+
+bench-probe: install system-deps
+	$(PY) benchmarks/bench_probe.py
 
 pretrain-check: install system-deps
 	$(PY) -m evaluation.pretrain_check --out $(or $(OUT),work/pretrain-check)
