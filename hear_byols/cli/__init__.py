@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_pretrain_arguments(pretrain)
     pretrain.set_defaults(run=_run_pretrain)
+    from hear_byols.cli import probe_cmd  # noqa: E402 - the probe's own module (docs/PROBE.md)
+
+    probe_cmd.add_parser(commands)
     return parser
 
 

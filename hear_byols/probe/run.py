@@ -1,0 +1,162 @@
+"""``hear_byols.probe.run``: a labelled corpus in, speaker-independent scores out (docs/PROBE.md).
+
+Stages: plan (every check that needs no audio) -> hash and link the clips -> the statistics of
+each fold (``train``) -> features into the cache (the engine, openSMILE) -> [a shard of several
+stops here] -> features read back -> classifiers per fold -> the results table and RUN_DIR's files.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hear_byols.probe.corpora import TableColumns
+from hear_byols.probe.features import FeatureMatrix, FeatureRequest, compute, feature_folder, read
+from hear_byols.probe.embeddings import EmbedSettings
+from hear_byols.probe.folds import evaluate_fold, failed_clips, usable_fold
+from hear_byols.probe.normalization import TRAIN, load_option
+from hear_byols.probe.plan import Plan, ProbeOptions, make_plan
+from hear_byols.probe.contents import Staged, stage
+from hear_byols.probe.report import RunRecord, write_report
+from hear_byols.probe.results import FoldOutcome, ResultRow, table
+from hear_byols.probe.timing import StageTimer
+from hear_byols.probe.train_stats import training_statistics
+from hear_byols.storage.atomic import create_out_dir
+
+LOG = logging.getLogger("hear_byols.probe")
+
+
+def run(out: str | os.PathLike[str], *, models: Sequence[str], labels: str | os.PathLike[str] | None = None,
+        datasets: Mapping[str, str | os.PathLike[str]] | None = None, path_column: str = "path",
+        label_column: str = "label", speaker_column: str = "speaker", split_column: str | None = None,
+        fold_column: str | None = None, weights: Mapping[str, str | os.PathLike[str]] | None = None,
+        cache: str | os.PathLike[str] | None = None, **options: Any) -> list[ResultRow]:
+    """Score ``models`` on a table and/or native datasets; writes RUN_DIR ``out`` and returns its
+    results rows (``[]`` for a shard of several, which only fills the cache). The other keyword
+    arguments are ``ProbeOptions``' fields: split, folds, normalization, speaker_norm, families,
+    jobs, precision, device, shard, report_only, workers, batch_size."""
+    columns = TableColumns(path_column, label_column, speaker_column, split_column, fold_column)
+    return execute(ProbeOptions(
+        out=Path(out), models=tuple(models), labels=None if labels is None else Path(labels), columns=columns,
+        datasets={name: Path(root) for name, root in (datasets or {}).items()},
+        weights={name: Path(path) for name, path in (weights or {}).items()},
+        cache=None if cache is None else Path(cache), **options,
+    ))
+
+
+@dataclass
+class Features:
+    """Per (model, corpus, fold): its request and, once read, its matrix."""
+
+    requests: dict[tuple[str, str, int], FeatureRequest] = field(default_factory=dict)
+    matrices: dict[tuple[str, str, int], FeatureMatrix] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    folders: dict[str, str] = field(default_factory=dict)
+
+
+def execute(options: ProbeOptions) -> list[ResultRow]:
+    """Run a checked plan (``make_plan``) to its results."""
+    plan = make_plan(options)
+    create_out_dir(options.out)
+    record = RunRecord(plan)
+    timer = record.timer
+    with timer.stage("hash"):
+        staged = {cp.corpus.name: stage([clip.path for clip in cp.corpus.clips], plan.cache) for cp in plan.corpora}
+    record.statistics = _statistics(plan, staged, timer)
+    features = _requests(plan, staged, record.statistics)
+    settings = _settings(plan)
+    if not options.report_only:
+        _fill(plan, features, settings, timer)
+    if plan.partial:
+        LOG.info("shard %s filled the cache in %s; after every shard, run again with --report-only for the report",
+                 plan.shard.label, plan.cache)
+        return []
+    _read(plan, features, settings, staged)
+    outcomes = _evaluate(plan, features, staged, timer, record)
+    rows = table(outcomes, options.families)
+    record.counts, record.folders = features.counts, features.folders
+    with timer.stage("report"):
+        write_report(options.out, plan, rows, outcomes, staged, record)
+    return rows
+
+
+def _settings(plan: Plan) -> EmbedSettings:
+    options = plan.options
+    return EmbedSettings(dict(options.weights), options.precision, plan.device, plan.shard, options.workers,
+                         options.batch_size)
+
+
+def _statistics(plan: Plan, staged: dict[str, Staged], timer: StageTimer) -> dict[str, list[Any]]:
+    """Per corpus, each fold's statistics: SERAB's fixed values, those of its training clips, or
+    None (reference, per_clip and fixed need none)."""
+    variants = [spec.variant for spec in plan.models if spec.variant]
+    found: dict[str, list[Any]] = {}
+    for cp in plan.corpora:
+        links = staged[cp.corpus.name].links
+        if cp.policy.kind != TRAIN or not variants:
+            found[cp.corpus.name] = [cp.fixed] * len(cp.folds)
+            continue
+        with timer.stage("statistics"):
+            found[cp.corpus.name] = [training_statistics(
+                [links[cp.corpus.clips[i].path] for i in fold.train if cp.corpus.clips[i].path in links],
+                variants[0], plan.cache, plan.options.workers) for fold in cp.folds]
+    return found
+
+
+def _requests(plan: Plan, staged: dict[str, Staged], statistics: dict[str, list[Any]]) -> Features:
+    features = Features()
+    for cp in plan.corpora:
+        links = staged[cp.corpus.name].links
+        listed = [links[clip.path] for clip in cp.corpus.clips if clip.path in links]
+        for spec in plan.models:
+            for index, stats in enumerate(statistics[cp.corpus.name]):
+                if isinstance(stats, dict):
+                    stats = (stats["mean"], stats["std"])
+                option = None if spec.is_baseline else load_option(cp.policy, stats)
+                features.requests[(spec.text, cp.corpus.name, index)] = FeatureRequest(spec, option, listed)
+    return features
+
+
+def _fill(plan: Plan, features: Features, settings: EmbedSettings, timer: StageTimer) -> None:
+    done: set[tuple[str, str]] = set()
+    for (model, corpus, _), request in features.requests.items():
+        key = (model, repr(request.normalization) + corpus)
+        if key in done:
+            continue
+        done.add(key)
+        LOG.info("%s: features of %d clips of %s", model, len(request.links), corpus)
+        counts = compute(plan.cache, request, settings, timer)
+        total = features.counts.setdefault(model, {"written": 0, "skipped": 0, "failed": 0})
+        for name, value in counts.items():
+            total[name] += value
+
+
+def _read(plan: Plan, features: Features, settings: EmbedSettings, staged: dict[str, Staged]) -> None:
+    folders: dict[tuple[str, str], Path] = {}
+    for key, request in features.requests.items():
+        model, corpus, _ = key
+        names = [str(path) for path in staged[corpus].links]
+        option_key = (model, repr(request.normalization))
+        if option_key not in folders:
+            folders[option_key] = feature_folder(plan.cache, request, settings)
+        features.folders[f"{model} {request.normalization}"] = str(folders[option_key])
+        features.matrices[key] = read(folders[option_key], request, names)
+
+
+def _evaluate(plan: Plan, features: Features, staged: dict[str, Staged], timer: StageTimer,
+              record: RunRecord) -> list[FoldOutcome]:
+    outcomes = []
+    for cp in plan.corpora:
+        failed = failed_clips(cp.corpus, staged[cp.corpus.name], features.matrices)
+        record.unreadable[cp.corpus.name] = {str(cp.corpus.clips[i].path): why for i, why in failed.items()}
+        for index, fold in enumerate(cp.folds):
+            kept = usable_fold(cp.corpus, fold, failed)
+            for spec in plan.models:
+                matrix = features.matrices[(spec.text, cp.corpus.name, index)]
+                with timer.stage("grid search"):
+                    outcomes.append(evaluate_fold(spec.text, cp.corpus, kept, matrix, staged[cp.corpus.name],
+                                                  plan.options))
+    return outcomes
