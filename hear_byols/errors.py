@@ -83,3 +83,13 @@ class ModelNumericsError(HearByolsError, FloatingPointError):
 class StatisticsError(HearByolsError, ValueError):
     """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
     non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""
+
+
+class CorpusError(HearByolsError, ValueError):
+    """A labelled corpus cannot be used as given: a table without the named columns, a path that does
+    not exist, a file that does not follow its dataset's naming, duplicate paths, empty labels."""
+
+
+class SplitError(CorpusError):
+    """The clips cannot be split speaker-independently as asked: a speaker in two splits, a class with
+    no training clip, fewer speakers than folds, one speaker only, unknown split values."""

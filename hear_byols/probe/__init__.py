@@ -1,5 +1,9 @@
-"""A labelled corpus -> speaker-independent scores: SERAB's classifier protocol and an honest default
-(docs/PROBE.md). ``run`` is imported on first use: scikit-learn and the engine load only then."""
+"""Speaker-independent downstream evaluation of a labelled speech corpus (SERAB's protocol).
+
+A corpus (a table, or a public dataset in its native layout) becomes clips with a label and a true
+speaker; splits keep every speaker on one side; classifiers are tuned on validation speakers only.
+``run`` (docs/PROBE.md) is imported on first use: scikit-learn and the engine load only then.
+"""
 from __future__ import annotations
 
 from typing import Any
