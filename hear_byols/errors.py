@@ -93,3 +93,8 @@ class CorpusError(HearByolsError, ValueError):
 class SplitError(CorpusError):
     """The clips cannot be split speaker-independently as asked: a speaker in two splits, a class with
     no training clip, fewer speakers than folds, one speaker only, unknown split values."""
+
+
+class ProbeDataError(HearByolsError, ValueError):
+    """Labelled features cannot give a speaker-independent score: non-finite values, lengths that
+    disagree, an empty split, a class absent from training, fewer than two training classes."""
