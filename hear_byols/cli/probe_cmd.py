@@ -62,7 +62,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def run_probe(args: argparse.Namespace) -> int:
     from hear_byols.probe import run
-    from hear_byols.probe.run import LOG
+    from hear_byols.probe.runner import LOG
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))

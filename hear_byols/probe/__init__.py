@@ -13,7 +13,7 @@ __all__ = ["run"]
 
 def __getattr__(name: str) -> Any:
     if name == "run":
-        from hear_byols.probe.run import run
+        from hear_byols.probe.runner import run
 
         return run
     raise AttributeError(f"module 'hear_byols.probe' has no attribute {name!r}")
