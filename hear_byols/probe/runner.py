@@ -24,7 +24,11 @@ from hear_byols.probe.report import RunRecord, write_report
 from hear_byols.probe.results import FoldOutcome, ResultRow, table
 from hear_byols.probe.timing import StageTimer
 from hear_byols.probe.train_stats import training_statistics
+from filelock import BaseFileLock
+
+from hear_byols.errors import StorageError, UsageError
 from hear_byols.storage.atomic import create_out_dir
+from hear_byols.storage.locking import acquire
 
 LOG = logging.getLogger("hear_byols.probe")
 
@@ -58,9 +62,33 @@ class Features:
 
 
 def execute(options: ProbeOptions) -> list[ResultRow]:
-    """Run a checked plan (``make_plan``) to its results."""
+    """Run a checked plan (``make_plan``) to its results, holding RUN_DIR's lock (one run, or one
+    run per shard, at a time) and turning a failed write into a StorageError naming the file."""
     plan = make_plan(options)
     create_out_dir(options.out)
+    lock = _lock(plan)
+    try:
+        return _work(plan)
+    except OSError as exc:
+        where = exc.filename or options.out
+        raise StorageError(f"{where}: {exc.strerror or exc}; free space or fix permissions and rerun "
+                           "(the features already cached are kept)") from None
+    finally:
+        lock.release()
+
+
+def _lock(plan: Plan) -> BaseFileLock:
+    """RUN_DIR's lock; a second run into it while one works is a usage error."""
+    name = ".probe.lock" if not plan.partial else f".probe.{plan.shard.file_tag}.lock"
+    try:
+        return acquire(plan.options.out / name, 0, "use another --out")
+    except TimeoutError:
+        raise UsageError(f"another hear-byols probe is running into {plan.options.out}; wait for it to finish, "
+                         "or use another --out (a shared --cache is safe)") from None
+
+
+def _work(plan: Plan) -> list[ResultRow]:
+    options = plan.options
     record = RunRecord(plan)
     timer = record.timer
     with timer.stage("hash"):
