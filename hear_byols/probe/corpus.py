@@ -105,11 +105,14 @@ def _check_clips(name: str, clips: tuple[Clip, ...]) -> None:
     for clip in clips:
         if not isinstance(clip, Clip):
             raise CorpusError(f"corpus {name!r}: {clip!r} is not a Clip")
-        if not Path(clip.path).is_absolute():
-            raise CorpusError(f"corpus {name!r}: clip path {str(clip.path)!r} is not absolute")
+        if not isinstance(clip.path, Path) or not clip.path.is_absolute():
+            raise CorpusError(f"corpus {name!r}: clip path {str(clip.path)!r} is not an absolute pathlib.Path")
         for what in ("label", "speaker"):
             value = getattr(clip, what)
-            if not isinstance(value, str) or not value.strip():
+            if not isinstance(value, str):
+                raise CorpusError(f"corpus {name!r}: {clip.path} has {what} {value!r}, not a string (speaker "
+                                  "ids are strings: '01' is not 1)")
+            if not value.strip():
                 raise CorpusError(f"corpus {name!r}: {clip.path} has an empty {what}: every clip needs one")
     counts = Counter(clip.path for clip in clips)
     twice = [path for path, count in counts.items() if count > 1]

@@ -77,6 +77,8 @@ def speaker_kfold(corpus: Corpus, k: int = 5, seed: int = 0) -> list[Fold]:
     of its training speakers (about one in ``k - 1``)."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise SplitError(f"speaker k-fold needs an integer number of folds of at least 2, not {k!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
+        raise SplitError(f"the fold seed must be an integer from 0 to 2**32 - 1, not {seed!r}")
     n_speakers = corpus.n_speakers
     _check_speaker_count(corpus, n_speakers, needed=max(k, 3), what=f"{k}-fold speaker split")
     speakers, label_ids, n_classes = corpus.speakers, corpus.label_ids, len(corpus.classes)

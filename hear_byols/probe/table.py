@@ -59,8 +59,13 @@ def _rows(table: Path) -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
         raise CorpusError(f"{table}: is a folder, not a table (give a .csv or .tsv file)") from None
     except UnicodeDecodeError as error:
         raise CorpusError(f"{table}: not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8") from None
+    if "\x00" in text:
+        raise CorpusError(f"{table}: holds NUL bytes, so it is not a text table (save it as UTF-8 CSV or TSV)")
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(table, text))
-    lines = [(reader.line_num, row) for row in reader if row and any(cell.strip() for cell in row)]
+    try:
+        lines = [(reader.line_num, row) for row in reader if row and any(cell.strip() for cell in row)]
+    except csv.Error as error:
+        raise CorpusError(f"{table}, line {reader.line_num}: not a readable CSV/TSV row ({error})") from None
     if not lines:
         raise CorpusError(f"{table}: the table is empty (it needs a header row, then one row per clip)")
     header = [cell.strip() for cell in lines[0][1]]

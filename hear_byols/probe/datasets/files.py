@@ -29,7 +29,8 @@ def check_root(root: Path, title: str) -> Path:
 
 def list_files(root: Path, folders: tuple[str, ...] | None,
                suffixes: Iterable[str]) -> tuple[list[Path], int]:
-    """(audio files of the layout, sorted; how many hidden/metadata files were left out)."""
+    """(audio files of the layout, sorted; how many hidden/metadata files were left out). The paths
+    are as listed, not resolved: a symlinked file is parsed by the name the layout gives it."""
     suffixes = {suffix.lower() for suffix in suffixes}
     if folders is None:
         candidates = [path for path in root.rglob("*") if path.is_file()]
@@ -41,7 +42,7 @@ def list_files(root: Path, folders: tuple[str, ...] | None,
         candidates = [child for folder in level for child in _children(folder) if child.is_file()]
     audio = [path for path in candidates if path.suffix.lower() in suffixes]
     hidden = [path for path in audio if _is_metadata(path.relative_to(root))]
-    kept = sorted(path.resolve() for path in audio if not _is_metadata(path.relative_to(root)))
+    kept = sorted(path for path in audio if not _is_metadata(path.relative_to(root)))
     return kept, len(hidden)
 
 

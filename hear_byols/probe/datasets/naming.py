@@ -2,8 +2,8 @@
 
 Each rule is the dataset's documented naming as a regular expression over the file's stem, and a
 function from the match (and the file's folder, which several layouts also encode) to the clip's
-label and speaker. Speaker strings are the ones SERAB used where SERAB's speaker was right, so
-that its split, which sorts them as strings, is reproduced. A mismatch between the name and its
+label and speaker. Speaker strings are the ones SERAB used for the datasets it scored with a right
+speaker field, so that its split, which sorts them as strings, is reproduced. A mismatch between the name and its
 folder is an error: one of the two is wrong, and guessing which would mislabel the clip.
 """
 from __future__ import annotations
@@ -53,6 +53,18 @@ def _ravdess(match: re.Match, path: Path) -> Parsed:
 CREMA_D_EMOTIONS = {"ANG": "anger", "DIS": "disgust", "FEA": "fear", "HAP": "happiness", "NEU": "neutral",
                     "SAD": "sadness"}
 CREMA_D_SENTENCES = "IEO|TIE|IOM|IWW|TAI|MTI|IWL|ITH|DFA|ITS|TSI|WSI"
+#: In the AudioWAV folder but not in TFDS's crema_d, which SERAB scored: TFDS could not fetch them by
+#: the summary table's names (the release calls the first one 1040_ITH_SAD_X.wav). Three of them are
+#: the same recording as another label's file (1006 TIE NEU = HAP, 1013 WSI DIS = SAD, 1017 IWW FEA = ANG).
+CREMA_D_NOT_IN_SERAB = ("1040_ITH_SAD", "1006_TIE_NEU", "1013_WSI_DIS", "1017_IWW_FEA")
+
+
+def _crema_d(match: re.Match, path: Path) -> Parsed:
+    actor, sentence, emotion, level = match.groups()
+    if f"{actor}_{sentence}_{emotion}" in CREMA_D_NOT_IN_SERAB and level in ("XX", "X"):
+        return Parsed(None, actor, "not in SERAB's (TFDS's) CREMA-D: unfetched by TFDS; 3 duplicate another "
+                                   "label's recording")
+    return Parsed(CREMA_D_EMOTIONS[emotion], actor)
 
 EMODB_EMOTIONS = {"W": "anger", "L": "boredom", "E": "disgust", "A": "fear", "F": "happiness", "T": "sadness",
                   "N": "neutral"}
@@ -133,9 +145,9 @@ RULES: dict[str, NameRule] = {
     # modality-channel-emotion-intensity-statement-repetition-actor; audio-only (03) files only
     "ravdess": NameRule(re.compile(r"03-(0[12])-(0[1-8])-(0[12])-(0[12])-(0[12])-(\d\d)"),
                         "Actor_12/03-01-06-01-02-01-12.wav", _ravdess),
-    "crema_d": NameRule(re.compile(rf"(\d{{4}})_({CREMA_D_SENTENCES})_(ANG|DIS|FEA|HAP|NEU|SAD)_(LO|MD|HI|XX)"),
-                        "1001_DFA_ANG_XX.wav",
-                        lambda m, p: Parsed(CREMA_D_EMOTIONS[m.group(3)], m.group(1))),
+    # level LO/MD/HI (IEO only) or XX; the release names one file 1040_ITH_SAD_X.wav
+    "crema_d": NameRule(re.compile(rf"(\d{{4}})_({CREMA_D_SENTENCES})_(ANG|DIS|FEA|HAP|NEU|SAD)_(LO|MD|HI|XX|X)"),
+                        "1001_DFA_ANG_XX.wav", _crema_d),
     "emodb": NameRule(re.compile(r"(\d\d)([a-z]\d\d)([WLEAFTN])([a-z])"), "wav/03a01Fa.wav",
                       lambda m, p: Parsed(EMODB_EMOTIONS[m.group(3)], m.group(1))),
     "savee": NameRule(re.compile(r"(a|d|f|h|n|sa|su)(\d\d)"), "DC/sa01.wav", _savee),
@@ -143,10 +155,12 @@ RULES: dict[str, NameRule] = {
     "emovo": NameRule(re.compile(r"(dis|gio|neu|pau|rab|sor|tri)-([fm][1-3])-([a-z]\d)"), "f1/dis-f1-b1.wav",
                       _emovo),
     "aesdd": NameRule(re.compile(r"([adfhs])(\d\d) ?\((\d+)\)([a-z]?)"), "anger/a01 (1).wav", _aesdd),
-    "shemo": NameRule(re.compile(r"([FM])(\d\d)([AFHNSW])(\d\d)"), "female/F01A01.wav", _shemo),
-    "subesco": NameRule(re.compile(r"([FM])_(\d\d)_([A-Z]+)_S_(\d{1,2})_(" + "|".join(SUBESCO_EMOTIONS)
+    "shemo": NameRule(re.compile(r"([FM])(\d\d)([AFHNSW])(\d{2,3})"), "female/F01A01.wav", _shemo),
+    # SUBESCO's speaker is gender_number (F_01), not the first name SERAB's builder used: a number
+    # cannot collide, and SERAB published no SUBESCO score whose split this would have to match.
+    "subesco": NameRule(re.compile(r"([FM])_(\d\d)_([A-Za-z]+)_S_(\d{1,2})_(" + "|".join(SUBESCO_EMOTIONS)
                                    + r")_(\d{1,2})"), "F_01_OISHI_S_1_ANGRY_1.wav",
-                        lambda m, p: Parsed(SUBESCO_EMOTIONS[m.group(5)], m.group(3))),
+                        lambda m, p: Parsed(SUBESCO_EMOTIONS[m.group(5)], f"{m.group(1)}_{m.group(2)}")),
     "urdu": NameRule(re.compile(r"(S[MF]\d+)_([A-Z]+\d+)_([AHNS])(\d+)"), "Angry/SM1_F1_A01.wav", _urdu),
     "baved": NameRule(re.compile(r"(\d+)-([mfMF])-(\d+)-([0-6])-([0-2])-(\d+)"), "0/1-m-21-0-1-1.wav", _baved),
 }
