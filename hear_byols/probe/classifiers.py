@@ -80,6 +80,8 @@ def _check_split(split: Split) -> Split:
         checked.append((x, feature_checks.column(y, len(x), name, "labels"),
                         feature_checks.column(s, len(x), name, "speakers")))
     feature_checks.same_width([x for x, _, _ in checked])
+    feature_checks.same_kind([y for _, y, _ in checked], "labels")
+    feature_checks.same_kind([s for _, _, s in checked], "speakers")
     feature_checks.classes_trainable([y for _, y, _ in checked])
     feature_checks.speakers_disjoint([s for _, _, s in checked])
     return Split(*(value for part in checked for value in part))

@@ -7,6 +7,7 @@ is wrong and where, as a ``ProbeDataError``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from numbers import Real
 
 import numpy as np
 
@@ -51,21 +52,27 @@ def column(values: object, rows: int, name: str, what: str) -> np.ndarray:
     if missing:
         raise ProbeDataError(f"{len(missing)} {name} clips have no {what[:-1]} (None or NaN; rows "
                              f"{_shown(missing)})")
-    try:
-        np.unique(array)
-    except TypeError as error:
-        raise ProbeDataError(f"the {name} {what} mix types that cannot be compared ({error}): "
-                             "give them all as str, or all as int") from None
+    texts = array.dtype.kind in "US" or all(isinstance(value, str) for value in array.tolist())
+    numbers = array.dtype.kind in "biuf" or all(isinstance(value, Real) for value in array.tolist())
+    if not (texts or numbers):
+        kinds = sorted({type(value).__name__ for value in array.tolist()})
+        raise ProbeDataError(f"the {name} {what} mix types ({', '.join(kinds)}): give them all as str, or all as int")
     return array
 
 
-def _set_op(operation, first: np.ndarray, second: np.ndarray, what: str) -> np.ndarray:
-    """``operation(first, second)`` (numpy's set functions), refusing ids of types that do not compare."""
-    try:
-        return operation(first, second)
-    except TypeError as error:  # numpy's DTypePromotionError: '1' in one split, 1 in another
-        raise ProbeDataError(f"the splits give {what} as different types ({first.dtype}, {second.dtype}; "
-                             f"{error}): give them all as str, or all as int") from None
+def _kind(array: np.ndarray) -> str:
+    """"text" or "number": the kind of ids ``array`` holds (``column`` refused any mixture)."""
+    return "text" if array.dtype.kind in "US" or (array.dtype.kind == "O" and isinstance(array[0], str)) \
+        else "number"
+
+
+def same_kind(arrays: Sequence[np.ndarray], what: str) -> None:
+    """Ids of one kind in every split: numpy would find no overlap between '1' and 1, and so would
+    miss a test class absent from training, or a speaker on both sides."""
+    kinds = [_kind(array) for array in arrays]
+    if len(set(kinds)) > 1:
+        raise ProbeDataError(f"the splits give {what} as different types (" + ", ".join(
+            f"{name} {kind}" for name, kind in zip(SPLITS, kinds)) + "): give them all as str, or all as int")
 
 
 def classes_trainable(labels: Sequence[np.ndarray]) -> None:
@@ -75,7 +82,7 @@ def classes_trainable(labels: Sequence[np.ndarray]) -> None:
         raise ProbeDataError(f"the train split holds {len(train)} class ({_shown(list(train))}): a classifier "
                              "needs 2 or more; check the labels and the split")
     for name, split_labels in zip(SPLITS[1:], labels[1:]):
-        unseen = _set_op(np.setdiff1d, np.unique(split_labels), train, "labels")
+        unseen = np.setdiff1d(np.unique(split_labels), train)
         if len(unseen):
             raise ProbeDataError(f"{name} holds classes the train split lacks ({_shown(list(unseen))}): no "
                                  "classifier can predict them; move their speakers or drop those classes")
@@ -85,7 +92,7 @@ def speakers_disjoint(speakers: Sequence[np.ndarray]) -> None:
     """No speaker in two splits: the score is meant to be of speakers the classifier never heard."""
     for first in range(len(SPLITS)):
         for second in range(first + 1, len(SPLITS)):
-            shared = _set_op(np.intersect1d, speakers[first], speakers[second], "speakers")
+            shared = np.intersect1d(speakers[first], speakers[second])
             if len(shared):
                 raise ProbeDataError(f"{len(shared)} speakers are in both {SPLITS[first]} and "
                                      f"{SPLITS[second]} ({_shown(list(shared))}): the splits must "

@@ -132,3 +132,24 @@ def test_choose_passes_over_failed_families_and_refuses_when_all_failed() -> Non
         choose([failed])
     with pytest.raises(InvalidOptionError, match="'validation'"):
         choose([result("rf", 0.1, 0.2)], by="train")
+
+
+@pytest.mark.parametrize("family", ["logreg", "svc", "lda"])
+def test_the_grid_search_is_gridsearchcv_with_a_predefined_split(family: str) -> None:
+    """The protocol SERAB ran: GridSearchCV(cv=PredefinedSplit(train -1, validation 0), refit=True)."""
+    import warnings
+
+    from sklearn.model_selection import GridSearchCV, PredefinedSplit
+
+    split = make_split(seed=10, speakers=(4, 2, 2), per_class=3, classes=3, dims=6, margin=1.0, offset=0.0)
+    # seed 10: the best points are inside the grids (logreg C=0.01, SVC rbf C=1), each tied with its
+    # class_weight=None twin (balanced classes): the first one wins in both searches
+    (ours,) = evaluate(split, families=[family], speaker_norm=False)
+    folds = PredefinedSplit(np.repeat([-1, 0], [len(split.y_train), len(split.y_val)]))
+    search = GridSearchCV(FAMILIES[family].make(42), FAMILIES[family].grid, cv=folds, refit=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(np.concatenate([split.x_train, split.x_val]), np.concatenate([split.y_train, split.y_val]))
+    assert ours.params == search.best_params_
+    assert ours.validation_accuracy == pytest.approx(search.best_score_, abs=1e-12)
+    assert np.array_equal(ours.predictions, search.predict(split.x_test))
