@@ -67,7 +67,7 @@ class FamilyResult:
     other_warnings: int = 0  #: any other warnings over the same fits
     failed_points: int = 0  #: grid points whose fit raised (the others still competed)
     grid_points: int = 0  #: size of the family's grid
-    seconds: float = 0.0  #: CPU-side wall time of the family's fits, summed over grid points and refit
+    seconds: float = 0.0  #: the family's fit times summed over grid points and refit (jobs > 1: over workers)
 
 
 def _check_split(split: Split) -> Split:
@@ -88,10 +88,11 @@ def _check_split(split: Split) -> Split:
 
 
 def _families(names: Iterable[str]) -> list[Family]:
+    """The families named (one name alone may be a str), each once, in the order given."""
     if isinstance(names, str):
         names = (names,)
     names = list(names)
-    unknown = [name for name in names if name not in FAMILIES]
+    unknown = [name for name in names if not isinstance(name, str) or name not in FAMILIES]
     if unknown or not names:
         problem = f"unknown classifier families {unknown}" if unknown else "no classifier family given"
         raise InvalidOptionError(f"{problem}; choose among {', '.join(FAMILIES)}")
