@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hear_byols.errors import ProbeDataError
+
 
 def speaker_zscore(features: np.ndarray, speakers: np.ndarray) -> np.ndarray:
     """A new float64 array: every feature z-scored over the rows of each speaker (``ddof=0``).
@@ -21,8 +23,23 @@ def speaker_zscore(features: np.ndarray, speakers: np.ndarray) -> np.ndarray:
     It is computed in float64: SERAB's float32 result only up to rounding.
     """
     features = np.asarray(features, dtype=np.float64)
+    if not np.all(np.isfinite(features)):
+        raise ProbeDataError(f"{int(np.sum(~np.isfinite(features)))} feature values are NaN or infinite: "
+                             "z-scoring would spread them over the speaker's clips; fix those clips first")
     _, index = np.unique(np.asarray(speakers), return_inverse=True)
     normalised = np.empty_like(features)
+    with np.errstate(all="ignore"):  # an overflow is refused below, once, by name
+        finite = _zscore_rows(features, index, normalised)
+    if not (finite and np.all(np.isfinite(normalised))):
+        raise ProbeDataError(f"features up to {np.max(np.abs(features)):.3g} overflow float64 when z-scored per "
+                             "speaker: rescale them (a model's embeddings are nowhere near that)")
+    return normalised
+
+
+def _zscore_rows(features: np.ndarray, index: np.ndarray, normalised: np.ndarray) -> bool:
+    """Fill ``normalised`` speaker by speaker (``index``: each row's speaker number); False when a
+    mean or a standard deviation overflowed (an infinite std would turn its feature into zeros)."""
+    finite = True
     for speaker in range(int(index.max(initial=-1)) + 1):
         rows = index == speaker
         block = features[rows]
@@ -32,4 +49,5 @@ def speaker_zscore(features: np.ndarray, speakers: np.ndarray) -> np.ndarray:
         centred[:, constant] = 0.0
         std[constant | (std == 0.0)] = 1.0
         normalised[rows] = centred / std
-    return normalised
+        finite = finite and bool(np.all(np.isfinite(std)))
+    return finite

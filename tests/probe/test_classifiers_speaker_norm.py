@@ -56,3 +56,13 @@ def test_a_speaker_with_one_clip_gets_zeros() -> None:
     z = speaker_zscore(x, np.array(["a", "b", "b"]))
     assert np.all(z[0] == 0.0)
     np.testing.assert_allclose(z[1:], [[-1.0, -1.0], [1.0, 1.0]])
+
+
+def test_non_finite_features_and_overflow_when_z_scored_are_refused() -> None:
+    from hear_byols.errors import ProbeDataError
+
+    x = np.array([[1e307, 1.0], [-1e308, 2.0], [1e308, 3.0]])  # finite, but their squares are not
+    with pytest.raises(ProbeDataError, match="overflow float64 when z-scored per speaker"):
+        speaker_zscore(x, np.zeros(3, dtype=int))
+    with pytest.raises(ProbeDataError, match="1 feature values are NaN or infinite"):
+        speaker_zscore(np.array([[np.nan, 1.0], [2.0, 3.0]]), np.zeros(2, dtype=int))
