@@ -18,13 +18,14 @@ from hear_byols.api import TIMESTAMP_MODES
 from hear_byols.argtypes import count, positive
 from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
 from hear_byols.audio.files import AUDIO_EXTENSIONS
+from hear_byols.cli import probe_cmd, stats_cmd
 from hear_byols.distributed import Shard
 from hear_byols.errors import InvalidOptionError, UsageError
 from hear_byols.exits import HANDLED, printable, report
 from hear_byols.extract.options import checked_device
 from hear_byols.extract.progress import LOG
 from hear_byols.extract.shards import parse_shard_option
-from hear_byols.logmel.normalization import parse_normalization
+from hear_byols.logmel.normalization import Normalization, names_stats_file, parse_normalization
 from hear_byols.pretraining.options import add_arguments as add_pretrain_arguments, config_from_args
 from hear_byols.variants import variant_names
 
@@ -68,8 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_pretrain_arguments(pretrain)
     pretrain.set_defaults(run=_run_pretrain)
-    from hear_byols.cli import probe_cmd  # noqa: E402 - the probe's own module (docs/PROBE.md)
-
+    stats_cmd.add_parser(commands)
     probe_cmd.add_parser(commands)
     return parser
 
@@ -90,8 +90,9 @@ def _add_embed(commands: argparse._SubParsersAction) -> None:
                        help=f"timestamp hop in ms (default {DEFAULT_HOP_SIZE_MS:g})")
     embed.add_argument("--timestamp-mode", choices=list(TIMESTAMP_MODES), default="exact",
                        help="exact (the reference numbers, default) or sliding (faster, approximate)")
-    embed.add_argument("--normalization", type=_normalization, default=None, metavar="reference|per_clip|MEAN,STD",
-                       help="log-mel normalisation (default: the variant's, 'reference' for BYOL-S)")
+    embed.add_argument("--normalization", type=_normalization, default=None, metavar="reference|per_clip|MEAN,STD|STATS.json",
+                       help="log-mel normalisation (default: the variant's, 'reference' for BYOL-S); STATS.json: "
+                       "fixed statistics measured by hear-byols stats")
     embed.add_argument("--device", type=_device, default=None,
                        help="cpu (default), cuda or cuda:N; under torchrun cuda means cuda:LOCAL_RANK")
     embed.add_argument("--layer", default=None, metavar="NAME",
@@ -187,11 +188,13 @@ def _shard(text: str) -> Shard | str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _normalization(text: str) -> str | list[float]:
-    """``reference``, ``per_clip`` or ``MEAN,STD``, checked by the same parser as load_model."""
-    value: str | list[str] = text.split(",") if "," in text else text
+def _normalization(text: str) -> str | list[float] | Normalization:
+    """``reference``, ``per_clip``, ``MEAN,STD`` or a ``stats.json`` (kept parsed: its source and
+    sha256 go into the provenance), checked by the same parser as load_model."""
+    value: str | list[str] = text.split(",") if "," in text and not names_stats_file(text) else text
     try:
-        return parse_normalization(value).as_option()
+        parsed = parse_normalization(value)
+        return parsed if parsed.source else parsed.as_option()
     except InvalidOptionError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 

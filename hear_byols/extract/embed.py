@@ -56,6 +56,7 @@ from hear_byols.extract.staleness import still_stands
 from hear_byols.extract.summary import Summary, summarize
 from hear_byols.extract.writer import BackgroundWriter
 from hear_byols.inference.model import ByolsModel
+from hear_byols.logmel.normalization import Normalization
 from hear_byols.timestamps import DEFAULT_FRAME_DURATION_MS, DEFAULT_HOP_SIZE_MS
 from hear_byols.weights import sha256_of
 
@@ -226,7 +227,16 @@ def run_header(model: ByolsModel, options: EmbedOptions) -> dict[str, Any]:
         "hear_byols": hear_byols.__version__,
         "torch": torch.__version__,
         "numpy": np.__version__,
+        **_statistics_file(model.normalization),
     }
+
+
+def _statistics_file(norm: Normalization) -> dict[str, Any]:
+    """Where fixed statistics came from, when a ``stats.json`` gave them (outside ``settings``:
+    the numbers, which are in it, decide whether two runs agree)."""
+    if norm.source is None:
+        return {}
+    return {"normalization_file": {"path": norm.source, "sha256": norm.sha256, "statistic": norm.statistic}}
 
 
 @dataclass(frozen=True)

@@ -115,6 +115,8 @@ class LogMelStats:
         values = ("pooled_mean", "pooled_m2", "sum_means", "sum_stds")
         if any(not isinstance(state[key], (int, float)) or not math.isfinite(state[key]) for key in values):
             raise StatisticsError(f"accumulator: {', '.join(values)} must be finite numbers")
+        if state["pooled_m2"] < 0 or state["sum_stds"] < 0:
+            raise StatisticsError("accumulator: pooled_m2 and sum_stds cannot be negative")
         if state["n_mels"] is not None and (type(state["n_mels"]) is not int or state["n_mels"] < 1):
             raise StatisticsError("accumulator: n_mels must be a positive integer")
         stats = cls()

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -146,7 +147,7 @@ def _stat_json(values: tuple[float, float] | None) -> dict[str, float] | None:
 def _from_json(raw: Any, part: bool) -> CorpusStats:
     if not isinstance(raw, dict) or raw.get("format") != FORMAT:
         raise ValueError(f'"format" is not {FORMAT!r}')
-    if raw.get("version") != VERSION:
+    if type(raw.get("version")) is not int or raw["version"] != VERSION:
         raise ValueError(f"version {raw.get('version')!r}; this hear_byols reads version {VERSION}")
     missing = [key for key in _TOP_KEYS if key not in raw]
     if missing:
@@ -164,6 +165,17 @@ def _from_json(raw: Any, part: bool) -> CorpusStats:
         raise ValueError(f"counts.seconds {seconds!r} is not a positive number")
     if not isinstance(raw["frontend"], dict) or not isinstance(raw["accumulator"], dict):
         raise ValueError('"frontend" and "accumulator" must be objects')
+    if not re.fullmatch(r"[0-9a-f]{64}", str(raw["corpus_sha256"])):
+        raise ValueError(f"corpus_sha256 {raw['corpus_sha256']!r} is not 64 hex digits")
+    if raw["shard"] is not None and not re.fullmatch(r"\d+/\d+", str(raw["shard"])):
+        raise ValueError(f"shard {raw['shard']!r} is not I/N")
+    accumulated = {key: raw["accumulator"].get(key) for key in ("clips", "frames", "silent")}
+    if accumulated != {"clips": counts["clips"], "frames": counts["frames"], "silent": counts["silent_clips"]}:
+        raise ValueError(f"the accumulator's counts {accumulated} differ from counts")
+    chosen = statistics[raw["default"]]
+    if raw["normalization"] != (None if chosen is None else list(chosen)):
+        raise ValueError(f'"normalization" {raw["normalization"]!r} is not statistics.{raw["default"]} {chosen}: '
+                         "edited by hand? Pick a statistic with CorpusStats.normalization(which)")
     failed = tuple((str(row["input"]), str(row["reason"])) for row in raw["failed"])
     if len(failed) != counts["failed_files"]:
         raise ValueError(f"counts.failed_files {counts['failed_files']} but {len(failed)} rows in failed")

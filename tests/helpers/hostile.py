@@ -928,6 +928,44 @@ class ProbeSurface(Surface):
 
     def silence(self, case: Case) -> Result | list[np.ndarray]:
         for path in case.inputs.glob("clips/*.wav"):
+class StatsSurface(Surface):
+    """``hear-byols stats DATA --out OUT/stats.json``: one statistics file, written once at the end."""
+
+    name = "stats"
+    supports = ("changed_input", "truncated_input", "non_finite_input", "silence", "launcher_env", "non_utf8_name",
+                "read_only_out", "out_is_file", "bad_counts")
+    unsupported = {
+        "concurrent": "no settings kept in OUT to clash with: each run writes its whole file atomically at the end, "
+        "so two runs leave one of two complete files (the last one's)",
+        "second_run": "a run keeps nothing to resume or skip: a second run with other settings replaces the file whole",
+        "sigint": "keeps no partial work (one pass, written once at the end; shards parallelise): an interrupted run "
+        "leaves the old file or none (Ctrl-C exits 130 through the shared handler)",
+        "sigterm": "keeps no partial work (one pass, written once at the end; shards parallelise)",
+        "sigkill_resume": "keeps no partial work to resume: the rerun measures everything again",
+        "damaged_state": "a run reads no state of its own; a damaged stats.json given to --normalization and a damaged "
+        "part given to --merge are refused, named, in tests/stats",
+        "bad_floats": "no float options",
+        "disk_full": "its one output (~2 KB) fits in the smallest tmpfs run_full can mount (one page; size=0 means "
+        "unlimited): ENOSPC mid-write is raised in tests/stats/test_stats_cli.py instead (no file, no temporary left)",
+    }
+    counts = {"--workers": 0}
+    shards = True
+
+    def args(self, case: Case) -> list[str | Path]:
+        return ["stats", case.inputs, "--out", case.out / "stats.json"]
+
+    def assert_same(self, got: Path, expected: Path) -> None:
+        mine, theirs = (json.loads((folder / "stats.json").read_text()) for folder in (got, expected))
+        for key in ("statistics", "counts", "corpus_sha256", "listing_sha256", "frontend", "normalization"):
+            assert mine[key] == theirs[key], f"{key}: {mine[key]} != {theirs[key]}"
+        assert not list(got.glob(".stats.json.*")), "a temporary file was left behind"
+
+    def used(self, case: Case, path: Path) -> bool:
+        stats = json.loads((case.out / "stats.json").read_text())
+        return stats["counts"]["clips"] == sum(1 for _ in case.inputs.glob("*.wav"))
+
+    def silence(self, case: Case) -> Result | list[np.ndarray]:
+        for path in case.inputs.glob("*.wav"):
             info = sf.info(str(path))
             write_audio(path, np.zeros(info.frames), info.samplerate, info.subtype)
         return self.run(case)
@@ -966,7 +1004,8 @@ def default512_weights() -> Path:
 EMBED = EmbedSurface()
 #: Every entry point under attack. A new one: subclass Surface, fill in its hooks, register it here.
 SURFACES: dict[str, Surface] = {
-    s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface(), ProbeSurface())
+    s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface(), StatsSurface(),
+                        ProbeSurface())
 }
 
 
