@@ -928,6 +928,17 @@ class ProbeSurface(Surface):
 
     def silence(self, case: Case) -> Result | list[np.ndarray]:
         for path in case.inputs.glob("clips/*.wav"):
+            info = sf.info(str(path))
+            write_audio(path, np.zeros(info.frames), info.samplerate, info.subtype)
+        return self.run(case)
+
+
+def _split_rows(out: Path) -> list[list[str]]:
+    """splits.csv with each path cut to its file name (a reference run reads a copy of the inputs)."""
+    lines = (out / "splits.csv").read_text().splitlines()[1:]
+    return sorted([row[0], row[1], Path(row[2]).name, *row[3:]] for row in (line.split(",") for line in lines))
+
+
 class StatsSurface(Surface):
     """``hear-byols stats DATA --out OUT/stats.json``: one statistics file, written once at the end."""
 
@@ -969,12 +980,6 @@ class StatsSurface(Surface):
             info = sf.info(str(path))
             write_audio(path, np.zeros(info.frames), info.samplerate, info.subtype)
         return self.run(case)
-
-
-def _split_rows(out: Path) -> list[list[str]]:
-    """splits.csv with each path cut to its file name (a reference run reads a copy of the inputs)."""
-    lines = (out / "splits.csv").read_text().splitlines()[1:]
-    return sorted([row[0], row[1], Path(row[2]).name, *row[3:]] for row in (line.split(",") for line in lines))
 
 
 def call_as_run(function: Callable[[], Any]) -> Result:
