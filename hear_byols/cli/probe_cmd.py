@@ -10,6 +10,7 @@ from pathlib import Path
 from hear_byols.argtypes import count
 from hear_byols.exits import printable
 
+#: the probe's splits and classifier families, named here so --help loads no scikit-learn (a test checks them)
 SPLITS = ("serab", "speaker-kfold", "column")
 FAMILY_NAMES = ("lda", "logreg", "qda", "rf", "svc")
 

@@ -13,20 +13,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from filelock import BaseFileLock
+
+from hear_byols.errors import StorageError, UsageError
+from hear_byols.probe.contents import Staged, stage
 from hear_byols.probe.corpora import TableColumns
-from hear_byols.probe.features import FeatureMatrix, FeatureRequest, compute, feature_folder, read
 from hear_byols.probe.embeddings import EmbedSettings
+from hear_byols.probe.features import FeatureMatrix, FeatureRequest, compute, feature_folder, read
 from hear_byols.probe.folds import evaluate_fold, failed_clips, usable_fold
 from hear_byols.probe.normalization import TRAIN, load_option
 from hear_byols.probe.plan import Plan, ProbeOptions, make_plan
-from hear_byols.probe.contents import Staged, stage
 from hear_byols.probe.report import RunRecord, write_report
 from hear_byols.probe.results import FoldOutcome, ResultRow, table
 from hear_byols.probe.timing import StageTimer
 from hear_byols.probe.train_stats import training_statistics
-from filelock import BaseFileLock
-
-from hear_byols.errors import StorageError, UsageError
 from hear_byols.storage.atomic import create_out_dir
 from hear_byols.storage.locking import acquire
 

@@ -21,6 +21,7 @@ from hear_byols.audio.inputs import InputFile
 from hear_byols.distributed import Shard
 from hear_byols.errors import AudioFileError, UsageError
 from hear_byols.extract.shards import owns
+from hear_byols.pretraining.objectives import hybrid
 from hear_byols.probe.modelspec import BASELINES
 from hear_byols.storage.atomic import atomic_write, save_npy
 
@@ -95,12 +96,11 @@ def failed_outputs(folder: Path) -> dict[str, str]:
 
 
 def require_opensmile() -> Any:
-    """The ``opensmile`` module, or a usage error saying how to install it."""
+    """The ``opensmile`` module (pretraining's import of it), or a usage error naming the probe's extra."""
     try:
-        import opensmile
-    except ImportError:
+        return hybrid.require_opensmile()
+    except UsageError:
         raise UsageError("the egemaps and compare baselines need openSMILE: pip install 'hear_byols[probe]'") from None
-    return opensmile
 
 
 class _Extractor:

@@ -17,6 +17,14 @@ from helpers.hostile import child_env, cli_command
 from helpers.probe_corpus import write_table_corpus
 
 
+def test_the_command_offers_the_probes_splits_and_families() -> None:
+    from hear_byols.cli.probe_cmd import FAMILY_NAMES, SPLITS
+    from hear_byols.probe.classifiers import FAMILIES
+    from hear_byols.probe.corpora import SPLITS as PROBE_SPLITS
+
+    assert FAMILY_NAMES == tuple(FAMILIES) and SPLITS == PROBE_SPLITS
+
+
 def test_probe_command_writes_the_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     table = write_table_corpus(tmp_path / "corpus", speakers=4, takes=2)
     out = tmp_path / "run"
