@@ -106,6 +106,10 @@ def _work(plan: Plan) -> list[ResultRow]:
     outcomes = _evaluate(plan, features, staged, timer, record)
     rows = table(outcomes, options.families)
     record.counts, record.folders = features.counts, features.folders
+    skipped = sum(len(clips) for clips in record.unreadable.values())
+    if skipped:
+        LOG.warning("%d clip(s) could not be used and were skipped; listed with the reasons in %s", skipped,
+                    options.out / "unreadable.txt")
     with timer.stage("report"):
         write_report(options.out, plan, rows, outcomes, staged, record)
     return rows
