@@ -26,8 +26,11 @@ sys.path.insert(0, str(REPO))
 #: espeak voice -> base pitch (0-99): the "speakers"
 VOICES = {"en-us+m1": 35, "en-us+m3": 45, "en-us+f2": 60, "en-us+f4": 70, "en-gb+m2": 40, "en-gb+f3": 65,
           "en-us+m7": 30, "en-gb+f1": 55, "en-us+m5": 50, "en-gb+f5": 75}
-#: class -> (words per minute, pitch offset, gain): emotion-like styles
-STYLES = {"neutral": (160, 0, 0.5), "angry": (210, 15, 0.95), "sad": (115, -20, 0.25), "happy": (185, 25, 0.7)}
+#: class -> (words per minute, pitch offset, gain): emotion-like styles, close enough that the per-clip
+#: jitter below (JITTER) makes them overlap: a task with something to get wrong
+STYLES = {"neutral": (160, 0, 0.5), "angry": (180, 8, 0.65), "sad": (145, -8, 0.4), "happy": (172, 12, 0.55)}
+#: per clip, uniformly: words per minute, pitch, relative gain
+JITTER = (15, 8, 0.2)
 SENTENCES = ("The meeting starts at nine tomorrow morning.", "Please bring the red folder to my office.",
              "I did not expect the results to arrive so soon.", "We walked along the river until sunset.",
              "Could you tell me where the station is?", "Nobody answered the phone all afternoon.")
@@ -35,6 +38,7 @@ SENTENCES = ("The meeting starts at nine tomorrow morning.", "Please bring the r
 
 def make_corpus(root: Path, clips: int, speakers: int) -> tuple[Path, float]:
     """``root/clips/*.wav`` and ``root/labels.csv``; returns the table and the seconds of audio."""
+    import numpy as np
     import soundfile as sf
 
     from evaluation.speech_synthesis import synthesize
@@ -44,6 +48,10 @@ def make_corpus(root: Path, clips: int, speakers: int) -> tuple[Path, float]:
     for i in range(clips):
         (voice, pitch), style = voices[i % len(voices)], list(STYLES)[(i // len(voices)) % len(STYLES)]
         speed, offset, gain = STYLES[style]
+        rng = np.random.default_rng(i)
+        speed += int(rng.integers(-JITTER[0], JITTER[0] + 1))
+        offset += int(rng.integers(-JITTER[1], JITTER[1] + 1))
+        gain *= float(rng.uniform(1 - JITTER[2], 1 + JITTER[2]))
         name = f"clips/{i:05d}_{style}.wav"
         audio = synthesize(SENTENCES[i % len(SENTENCES)], voice, speed, max(0, min(99, pitch + offset))) * gain
         (root / "clips").mkdir(parents=True, exist_ok=True)

@@ -65,15 +65,17 @@ def compute(cache: Path, request: FeatureRequest, settings: EmbedSettings, timer
         return embeddings.embed_links(request.links, model, folder, settings)
 
 
-def read(folder: Path, request: FeatureRequest, names: list[str]) -> FeatureMatrix:
-    """The cached features of ``request.links`` (``names``: each link's clip, for messages)."""
+def check(folder: Path, request: FeatureRequest, names: list[str]) -> dict[int, str]:
+    """The positions of ``request.links`` whose clip failed, with the reason; refuses a clip neither
+    computed nor failed (a partial cache) and non-finite features, naming the files. Reads each
+    file once and keeps nothing, so every model is checked before any classifier runs."""
     failures = (smile.failed_outputs if request.spec.is_baseline else embeddings.failed_outputs)(folder)
-    arrays, rows, failed, missing = [], [], {}, []
+    failed, missing, non_finite = {}, [], []
     for position, link in enumerate(request.links):
         output = link.name + ".npy"
         if (folder / output).is_file():
-            arrays.append(_load(folder / output, names[position]))
-            rows.append(position)
+            if not np.isfinite(_load(folder / output, names[position])).all():
+                non_finite.append(names[position])
         elif output in failures:
             failed[position] = failures[output]
         else:
@@ -83,8 +85,21 @@ def read(folder: Path, request: FeatureRequest, names: list[str]) -> FeatureMatr
             f"{request.spec.text}: {len(missing)} clip(s) have no cached features in {folder}: {_listed(missing)}; "
             "run the probe without --report-only (or wait for every --shard to finish) to compute them"
         )
+    if non_finite:
+        raise UsageError(
+            f"{request.spec.text}: the features of {len(non_finite)} clip(s) have NaN or Inf values: "
+            f"{_listed(non_finite)}; check these files (silence, clipping, too short for the feature set) and "
+            "leave them out of the corpus"
+        )
+    return failed
+
+
+def read(folder: Path, request: FeatureRequest, names: list[str]) -> FeatureMatrix:
+    """The cached features of ``request.links`` (``names``: each link's clip, for messages), checked."""
+    failed = check(folder, request, names)
+    rows = [position for position in range(len(request.links)) if position not in failed]
+    arrays = [_load(folder / (request.links[row].name + ".npy"), names[row]) for row in rows]
     values = np.stack(arrays) if arrays else np.zeros((0, 0), np.float32)
-    _refuse_non_finite(values, [names[row] for row in rows], request.spec.text)
     return FeatureMatrix(values, rows, failed)
 
 
@@ -94,15 +109,6 @@ def _load(path: Path, name: str) -> np.ndarray:
     except (OSError, ValueError, EOFError) as exc:
         raise UsageError(f"{path} (features of {name}) is damaged ({exc}); delete it and rerun to recompute it") from None
     return array.reshape(-1)
-
-
-def _refuse_non_finite(values: np.ndarray, names: list[str], model: str) -> None:
-    bad = [names[row] for row in np.flatnonzero(~np.isfinite(values).all(axis=1))] if values.size else []
-    if bad:
-        raise UsageError(
-            f"{model}: the features of {len(bad)} clip(s) have NaN or Inf values: {_listed(bad)}; check these "
-            "files (silence, clipping, too short for the feature set) and leave them out of the corpus"
-        )
 
 
 def _listed(names: list[str]) -> str:

@@ -21,15 +21,15 @@ def linked_positions(corpus: Corpus, staged: Staged) -> dict[int, int]:
     return {index: position for position, index in enumerate(linked)}
 
 
-def failed_clips(corpus: Corpus, staged: Staged, matrices: Mapping[tuple[str, str, int], FeatureMatrix]) -> dict[int, str]:
+def failed_clips(corpus: Corpus, staged: Staged, failures: Mapping[tuple[str, str, int], Mapping[int, str]]) -> dict[int, str]:
     """Clip index -> why it has no features (unreadable, or any model failed on it): such a clip is
     left out for every model, so the models are compared on the same clips."""
     failed = {index: reason for index, clip in enumerate(corpus.clips)
               if (reason := staged.unreadable.get(clip.path)) is not None}
     clip_of = {position: index for index, position in linked_positions(corpus, staged).items()}
-    for (model, name, _), matrix in matrices.items():
+    for (model, name, _), failed_here in failures.items():
         if name == corpus.name:
-            for position, reason in matrix.failed.items():
+            for position, reason in failed_here.items():
                 failed.setdefault(clip_of[position], f"{model}: {reason}")
     return failed
 

@@ -19,7 +19,7 @@ from hear_byols.errors import StorageError, UsageError
 from hear_byols.probe.contents import Staged, stage
 from hear_byols.probe.corpora import TableColumns
 from hear_byols.probe.embeddings import EmbedSettings
-from hear_byols.probe.features import FeatureMatrix, FeatureRequest, compute, feature_folder, read
+from hear_byols.probe.features import FeatureMatrix, FeatureRequest, check, compute, feature_folder, read
 from hear_byols.probe.folds import evaluate_fold, failed_clips, usable_fold
 from hear_byols.probe.normalization import TRAIN, load_option
 from hear_byols.probe.plan import Plan, ProbeOptions, make_plan
@@ -53,10 +53,11 @@ def run(out: str | os.PathLike[str], *, models: Sequence[str], labels: str | os.
 
 @dataclass
 class Features:
-    """Per (model, corpus, fold): its request and, once read, its matrix."""
+    """Per (model, corpus, fold): its request, its cache folder and its failed clips."""
 
     requests: dict[tuple[str, str, int], FeatureRequest] = field(default_factory=dict)
-    matrices: dict[tuple[str, str, int], FeatureMatrix] = field(default_factory=dict)
+    paths: dict[tuple[str, str, int], Path] = field(default_factory=dict)
+    failed: dict[tuple[str, str, int], dict[int, str]] = field(default_factory=dict)
     counts: dict[str, dict[str, int]] = field(default_factory=dict)
     folders: dict[str, str] = field(default_factory=dict)
 
@@ -102,7 +103,7 @@ def _work(plan: Plan) -> list[ResultRow]:
         LOG.info("shard %s filled the cache in %s; after every shard, run again with --report-only for the report",
                  plan.shard.label, plan.cache)
         return []
-    _read(plan, features, settings, staged)
+    _check(plan, features, settings, staged)
     outcomes = _evaluate(plan, features, staged, timer, record)
     rows = table(outcomes, options.families)
     record.counts, record.folders = features.counts, features.folders
@@ -166,29 +167,42 @@ def _fill(plan: Plan, features: Features, settings: EmbedSettings, timer: StageT
             total[name] += value
 
 
-def _read(plan: Plan, features: Features, settings: EmbedSettings, staged: dict[str, Staged]) -> None:
+def _check(plan: Plan, features: Features, settings: EmbedSettings, staged: dict[str, Staged]) -> None:
+    """Every request's folder and failed clips; a partial cache or NaN features are refused here,
+    before any classifier runs."""
     folders: dict[tuple[str, str], Path] = {}
     for key, request in features.requests.items():
         model, corpus, _ = key
-        names = [str(path) for path in staged[corpus].links]
         option_key = (model, repr(request.normalization))
         if option_key not in folders:
             folders[option_key] = feature_folder(plan.cache, request, settings)
         features.folders[f"{model} {request.normalization}"] = str(folders[option_key])
-        features.matrices[key] = read(folders[option_key], request, names)
+        features.paths[key] = folders[option_key]
+        features.failed[key] = check(folders[option_key], request, _names(staged[corpus]))
+
+
+def _names(staged: Staged) -> list[str]:
+    return [str(path) for path in staged.links]
 
 
 def _evaluate(plan: Plan, features: Features, staged: dict[str, Staged], timer: StageTimer,
               record: RunRecord) -> list[FoldOutcome]:
+    """Per corpus and model, every fold; one model's features in memory at a time (a fold's own
+    statistics make its own matrix, read when that fold comes)."""
     outcomes = []
     for cp in plan.corpora:
-        failed = failed_clips(cp.corpus, staged[cp.corpus.name], features.matrices)
-        record.unreadable[cp.corpus.name] = {str(cp.corpus.clips[i].path): why for i, why in failed.items()}
-        for index, fold in enumerate(cp.folds):
-            kept = usable_fold(cp.corpus, fold, failed)
-            for spec in plan.models:
-                matrix = features.matrices[(spec.text, cp.corpus.name, index)]
+        name = cp.corpus.name
+        failed = failed_clips(cp.corpus, staged[name], features.failed)
+        record.unreadable[name] = {str(cp.corpus.clips[i].path): why for i, why in failed.items()}
+        folds = [usable_fold(cp.corpus, fold, failed) for fold in cp.folds]
+        for spec in plan.models:
+            loaded: dict[Path, FeatureMatrix] = {}
+            for index, fold in enumerate(folds):
+                key = (spec.text, name, index)
+                folder = features.paths[key]
+                if folder not in loaded:
+                    loaded.clear()
+                    loaded[folder] = read(folder, features.requests[key], _names(staged[name]))
                 with timer.stage("grid search"):
-                    outcomes.append(evaluate_fold(spec.text, cp.corpus, kept, matrix, staged[cp.corpus.name],
-                                                  plan.options))
+                    outcomes.append(evaluate_fold(spec.text, cp.corpus, fold, loaded[folder], staged[name], plan.options))
     return outcomes
