@@ -30,7 +30,9 @@ def failed_clips(corpus: Corpus, staged: Staged, failures: Mapping[tuple[str, st
     for (model, name, _), failed_here in failures.items():
         if name == corpus.name:
             for position, reason in failed_here.items():
-                failed.setdefault(clip_of[position], f"{model}: {reason}")
+                clip = corpus.clips[clip_of[position]]
+                said = reason.replace(str(staged.links[clip.path]), str(clip.path))  # the user's path, not the cache's link
+                failed.setdefault(clip_of[position], f"{model}: {said}")
     return failed
 
 

@@ -100,7 +100,9 @@ def test_unreadable_clips_are_listed_and_skipped(tmp_path: Path) -> None:
     out = tmp_path / "run"
     run(out, models=["egemaps"], labels=table, **FAST)
     record = json.loads((out / "run.json").read_text())
-    assert record["unreadable_count"] == 1 and "s0_low_0.wav" in (out / "unreadable.txt").read_text()
+    listed = (out / "unreadable.txt").read_text()
+    assert record["unreadable_count"] == 1 and "s0_low_0.wav: not a readable audio file" in listed
+    assert "cache" not in listed  # the clip's own path, never the cache's link
     with (out / "splits.csv").open() as handle:
         statuses = {row["path"].rsplit("/", 1)[-1]: row["status"] for row in csv.DictReader(handle)}
     assert statuses["s0_low_0.wav"] == "unreadable" and statuses["s1_low_0.wav"] == "ok"
@@ -176,12 +178,13 @@ def test_nan_features_are_refused_naming_the_files(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_full_grid_on_every_family(tmp_path: Path, weights: Path) -> None:
-    """Every family of SERAB's grid (QDA may fail on rank-deficient classes: recorded, never dropped)."""
+    """Every family of SERAB's grid (QDA may fail on rank-deficient classes: recorded, never dropped),
+    and the ComParE baseline (6,373 functionals)."""
     table = write_table_corpus(tmp_path / "corpus", speakers=5, takes=3)
-    rows = run(tmp_path / "run", models=["egemaps", "default512"], labels=table, weights={"default512": weights},
-               folds=5)
+    rows = run(tmp_path / "run", models=["egemaps", "compare", "default512"], labels=table,
+               weights={"default512": weights}, folds=5)
     family_rows = [r for r in rows if r.selection == FAMILY]
-    assert len(family_rows) == 2 * 1 * 5
+    assert len(family_rows) == 3 * 1 * 5
     assert all(r.failed or 0 <= r.accuracy <= 1 for r in family_rows)
     assert _ours(rows, "egemaps") > 0.8
     shutil.rmtree(tmp_path / "run" / "cache")
