@@ -80,11 +80,6 @@ class ModelNumericsError(HearByolsError, FloatingPointError):
     overflowed (at a reduced precision, or float32 with extreme weights)."""
 
 
-class StatisticsError(HearByolsError, ValueError):
-    """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
-    non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""
-
-
 class CorpusError(HearByolsError, ValueError):
     """A labelled corpus cannot be used as given: a table without the named columns, a path that does
     not exist, a file that does not follow its dataset's naming, duplicate paths, empty labels."""
@@ -95,6 +90,12 @@ class SplitError(CorpusError):
     no training clip, fewer speakers than folds, one speaker only, unknown split values."""
 
 
+class StatisticsError(HearByolsError, ValueError):
+    """A corpus gives no usable log-mel statistics (nothing readable, only silence, a constant or
+    non-finite result), or statistics cannot be combined (shards of different runs or frontends)."""
+
+
 class ProbeDataError(HearByolsError, ValueError):
-    """Labelled features cannot give a speaker-independent score: non-finite values, lengths that
-    disagree, an empty split, a class absent from training, fewer than two training classes."""
+    """A fold's features cannot be scored: NaN/Inf or overflowing values, lengths or widths that
+    disagree, labels or speakers missing or of mixed types, or no classifier family left with a score.
+    (A fold that is not speaker-independent, or lacks training classes, is a ``SplitError``.)"""

@@ -2,7 +2,8 @@
 
 A classifier fed NaN features, a test class it never trained on, or a speaker on both sides of
 the split gives a number that looks like a score and is not one; each is refused here with what
-is wrong and where, as a ``ProbeDataError``.
+is wrong and where: ``SplitError`` for a fold that is not speaker-independent or cannot be trained,
+``ProbeDataError`` for features, labels or speakers that are unusable as given.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from numbers import Real
 
 import numpy as np
 
-from hear_byols.errors import ProbeDataError
+from hear_byols.errors import ProbeDataError, SplitError
 
 #: How many offending values a message names before it says "and N more".
 SHOWN = 5
@@ -31,7 +32,7 @@ def features(x: object, name: str) -> np.ndarray:
         raise ProbeDataError(f"{name} features must be a 2-D real array (clips, dims); "
                              f"got shape {array.shape}, dtype {array.dtype}")
     if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ProbeDataError(f"the {name} split is empty (features of shape {array.shape}): every split "
+        raise SplitError(f"the {name} split is empty (features of shape {array.shape}): every split "
                              "needs clips and at least one feature; check the split's speakers")
     array = array.astype(np.float64, copy=False)
     bad_rows = np.flatnonzero(~np.all(np.isfinite(array), axis=1))
@@ -79,12 +80,12 @@ def classes_trainable(labels: Sequence[np.ndarray]) -> None:
     """At least two classes in training, and no validation or test class that training lacks."""
     train = np.unique(labels[0])
     if len(train) < 2:
-        raise ProbeDataError(f"the train split holds {len(train)} class ({_shown(list(train))}): a classifier "
+        raise SplitError(f"the train split holds {len(train)} class ({_shown(list(train))}): a classifier "
                              "needs 2 or more; check the labels and the split")
     for name, split_labels in zip(SPLITS[1:], labels[1:]):
         unseen = np.setdiff1d(np.unique(split_labels), train)
         if len(unseen):
-            raise ProbeDataError(f"{name} holds classes the train split lacks ({_shown(list(unseen))}): no "
+            raise SplitError(f"{name} holds classes the train split lacks ({_shown(list(unseen))}): no "
                                  "classifier can predict them; move their speakers or drop those classes")
 
 
@@ -94,7 +95,7 @@ def speakers_disjoint(speakers: Sequence[np.ndarray]) -> None:
         for second in range(first + 1, len(SPLITS)):
             shared = np.intersect1d(speakers[first], speakers[second])
             if len(shared):
-                raise ProbeDataError(f"{len(shared)} speakers are in both {SPLITS[first]} and "
+                raise SplitError(f"{len(shared)} speakers are in both {SPLITS[first]} and "
                                      f"{SPLITS[second]} ({_shown(list(shared))}): the splits must "
                                      "group clips by speaker")
 

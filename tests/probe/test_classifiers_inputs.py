@@ -6,7 +6,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from hear_byols.errors import InvalidOptionError, ProbeDataError
+from hear_byols.errors import InvalidOptionError, ProbeDataError, SplitError
 from hear_byols.probe.classifiers import evaluate
 from helpers.probe_features import make_split
 
@@ -20,25 +20,25 @@ def with_nan_rows(x: np.ndarray, rows: list[int]) -> np.ndarray:
     return x
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"x_test": with_nan_rows(SPLIT.x_test, [0, 3])}, r"2 of 6 test clips have NaN or infinite features \(rows 0, 3\)"),
-    ({"x_train": np.full_like(SPLIT.x_train, np.inf)}, "18 of 18 train clips have NaN or infinite"),
-    ({"y_val": SPLIT.y_val[:-1]}, "validation has 6 clips of features but labels of shape"),
-    ({"s_train": SPLIT.s_train[:3]}, "train has 18 clips of features but speakers of shape"),
-    ({"x_val": SPLIT.x_val[:0], "y_val": SPLIT.y_val[:0], "s_val": SPLIT.s_val[:0]}, "the validation split is empty"),
-    ({"x_test": SPLIT.x_test[:, :3]}, "differ in width .*train 4, validation 4, test 3"),
-    ({"x_train": SPLIT.x_train[:, 0]}, "train features must be a 2-D real array"),
-    ({"x_train": SPLIT.x_train.astype(str)}, "train features must be a 2-D real array"),
-    ({"y_test": np.where(SPLIT.y_test == 2, 7, SPLIT.y_test)}, r"test holds classes the train split lacks \(7\)"),
-    ({"y_train": np.zeros_like(SPLIT.y_train)}, r"the train split holds 1 class \(0\)"),
-    ({"y_val": SPLIT.y_val.astype(str)}, "different types"),
-    ({"y_train": np.array([None] * 18, dtype=object)}, "18 train clips have no label"),
-    ({"y_train": SPLIT.y_train.astype(float) * np.r_[np.nan, np.ones(17)]}, "1 train clips have no label"),
-    ({"s_test": SPLIT.s_train[:6]}, "speakers are in both train and test .*'spk000'"),
-    ({"s_val": np.array(["spk000", 1, 2, 3, 4, 5], dtype=object)}, "mix types"),
+@pytest.mark.parametrize("change, message, error", [
+    ({"x_test": with_nan_rows(SPLIT.x_test, [0, 3])}, r"2 of 6 test clips have NaN or infinite features \(rows 0, 3\)", ProbeDataError),
+    ({"x_train": np.full_like(SPLIT.x_train, np.inf)}, "18 of 18 train clips have NaN or infinite", ProbeDataError),
+    ({"y_val": SPLIT.y_val[:-1]}, "validation has 6 clips of features but labels of shape", ProbeDataError),
+    ({"s_train": SPLIT.s_train[:3]}, "train has 18 clips of features but speakers of shape", ProbeDataError),
+    ({"x_val": SPLIT.x_val[:0], "y_val": SPLIT.y_val[:0], "s_val": SPLIT.s_val[:0]}, "the validation split is empty", SplitError),
+    ({"x_test": SPLIT.x_test[:, :3]}, "differ in width .*train 4, validation 4, test 3", ProbeDataError),
+    ({"x_train": SPLIT.x_train[:, 0]}, "train features must be a 2-D real array", ProbeDataError),
+    ({"x_train": SPLIT.x_train.astype(str)}, "train features must be a 2-D real array", ProbeDataError),
+    ({"y_test": np.where(SPLIT.y_test == 2, 7, SPLIT.y_test)}, r"test holds classes the train split lacks \(7\)", SplitError),
+    ({"y_train": np.zeros_like(SPLIT.y_train)}, r"the train split holds 1 class \(0\)", SplitError),
+    ({"y_val": SPLIT.y_val.astype(str)}, "different types", ProbeDataError),
+    ({"y_train": np.array([None] * 18, dtype=object)}, "18 train clips have no label", ProbeDataError),
+    ({"y_train": SPLIT.y_train.astype(float) * np.r_[np.nan, np.ones(17)]}, "1 train clips have no label", ProbeDataError),
+    ({"s_test": SPLIT.s_train[:6]}, "speakers are in both train and test .*'spk000'", SplitError),
+    ({"s_val": np.array(["spk000", 1, 2, 3, 4, 5], dtype=object)}, "mix types", ProbeDataError),
 ])
-def test_bad_folds_are_refused_with_what_is_wrong(change: dict, message: str) -> None:
-    with pytest.raises(ProbeDataError, match=message):
+def test_bad_folds_are_refused_with_what_is_wrong(change: dict, message: str, error: type) -> None:
+    with pytest.raises(error, match=message):
         evaluate(replace(SPLIT, **change), families=["lda"])
 
 

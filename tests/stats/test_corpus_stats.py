@@ -134,3 +134,15 @@ def test_a_corpus_of_silence_is_refused(tmp_path: Path) -> None:
     write_audio(tmp_path / "zeros.wav", np.zeros(16000, dtype=np.float32), 16000, "PCM_16")
     with pytest.raises(StatisticsError, match="1 silent"):
         measure([tmp_path])
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"workers": -1}, "workers=-1"), ({"workers": True}, "workers=True"), ({"variant": "nope"}, "unknown variant"),
+    ({"shard": "2/2"}, "0 <= I < N"),
+])
+def test_measure_refuses_bad_options_before_any_work(tmp_path: Path, options: dict, message: str) -> None:
+    from hear_byols.errors import HearByolsError
+
+    write_audio(tmp_path / "a.wav", np.zeros(16000, dtype=np.float32), 16000, "PCM_16")
+    with pytest.raises(HearByolsError, match=message):
+        measure([tmp_path], **options)
