@@ -44,7 +44,7 @@ def run(out: str | os.PathLike[str], *, models: Sequence[str], labels: str | os.
     jobs, precision, device, shard, report_only, workers, batch_size."""
     columns = TableColumns(path_column, label_column, speaker_column, split_column, fold_column)
     return execute(ProbeOptions(
-        out=Path(out), models=tuple(models), labels=None if labels is None else Path(labels), columns=columns,
+        out=Path(out), models=(models,) if isinstance(models, str) else tuple(models), labels=None if labels is None else Path(labels), columns=columns,
         datasets={name: Path(root) for name, root in (datasets or {}).items()},
         weights={name: Path(path) for name, path in (weights or {}).items()},
         cache=None if cache is None else Path(cache), **options,
