@@ -9,11 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["run"]
+#: what the probe extra installs beside the core (setup.cfg)
+EXTRA = ("sklearn", "matplotlib", "opensmile")
 
 
 def __getattr__(name: str) -> Any:
     if name == "run":
-        from hear_byols.probe.runner import run
+        try:
+            from hear_byols.probe.runner import run
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in EXTRA:
+                raise
+            from hear_byols.errors import UsageError
 
+            raise UsageError(f"the probe needs {exc.name.split('.')[0]}: pip install 'hear_byols[probe]'") from None
         return run
     raise AttributeError(f"module 'hear_byols.probe' has no attribute {name!r}")

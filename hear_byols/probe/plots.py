@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+import matplotlib  # the probe extra's: imported with the runner, so a missing one is named before any work
 import numpy as np
 
 from hear_byols.probe.classifiers import choose
@@ -16,8 +17,6 @@ from hear_byols.storage.atomic import atomic_write
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
-    import matplotlib
-
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -20,6 +20,7 @@ import torch
 import hear_byols
 from hear_byols.extract.index import read_index
 from hear_byols.probe.contents import Staged
+from hear_byols.probe.plots import comparison_plot, confusion_plots
 from hear_byols.probe.results import COLUMNS, FoldOutcome, ResultRow
 from hear_byols.probe.timing import StageTimer
 from hear_byols.storage.atomic import atomic_write, atomic_write_json
@@ -59,8 +60,6 @@ class RunRecord:
 
 def write_report(out: Path, plan: Plan, rows: list[ResultRow], outcomes: list[FoldOutcome],
                  staged: dict[str, Staged], record: RunRecord) -> None:
-    from hear_byols.probe.plots import comparison_plot, confusion_plots
-
     _write_text(out / "results.csv", _csv(COLUMNS, [[_cell(getattr(row, c)) for c in COLUMNS] for row in rows]))
     _write_text(out / "results.md", results_markdown(rows))
     _write_text(out / "splits.csv", _splits_csv(plan, record))

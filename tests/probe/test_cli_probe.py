@@ -6,6 +6,7 @@ import csv
 import json
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -84,3 +85,12 @@ def test_sigkill_mid_embedding_then_rerun_recomputes_nothing_cached(tmp_path: Pa
     counts = json.loads((out / "run.json").read_text())["features_computed"]["default512"]
     assert counts["skipped"] >= kept - 1  # the last output may be written but not yet journaled: recomputed
     assert counts["written"] == total - counts["skipped"] and counts["failed"] == 0
+
+
+def test_a_missing_extra_is_named() -> None:
+    """Without scikit-learn (the probe extra), run is a usage error naming the extra, not a traceback."""
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "import hear_byols.probe as probe\n"
+            "try:\n    probe.run\nexcept Exception as exc:\n    print(type(exc).__name__, exc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=child_env())
+    assert "UsageError the probe needs sklearn: pip install 'hear_byols[probe]'" in done.stdout, done.stderr
