@@ -178,13 +178,12 @@ def test_nan_features_are_refused_naming_the_files(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_full_grid_on_every_family(tmp_path: Path, weights: Path) -> None:
-    """Every family of SERAB's grid (QDA may fail on rank-deficient classes: recorded, never dropped),
-    and the ComParE baseline (6,373 functionals)."""
+    """Every family of SERAB's grid (QDA may fail on rank-deficient classes: recorded, never dropped)."""
     table = write_table_corpus(tmp_path / "corpus", speakers=5, takes=3)
-    rows = run(tmp_path / "run", models=["egemaps", "compare", "default512"], labels=table,
-               weights={"default512": weights}, folds=5)
+    rows = run(tmp_path / "run", models=["egemaps", "default512"], labels=table, weights={"default512": weights},
+               folds=5)
     family_rows = [r for r in rows if r.selection == FAMILY]
-    assert len(family_rows) == 3 * 1 * 5
+    assert len(family_rows) == 2 * 1 * 5
     assert all(r.failed or 0 <= r.accuracy <= 1 for r in family_rows)
     assert _ours(rows, "egemaps") > 0.8
     shutil.rmtree(tmp_path / "run" / "cache")
