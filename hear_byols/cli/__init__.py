@@ -16,11 +16,9 @@ import torch
 
 from hear_byols.api import TIMESTAMP_MODES
 from hear_byols.argtypes import count, positive
-from hear_byols.cli import export_cmd
 from hear_byols.timestamps import DEFAULT_HOP_SIZE_MS
 from hear_byols.audio.files import AUDIO_EXTENSIONS
-from hear_byols.cli import stream_cmd
-from hear_byols.cli import stats_cmd
+from hear_byols.cli import export_cmd, probe_cmd, stats_cmd, stream_cmd
 from hear_byols.distributed import Shard
 from hear_byols.errors import InvalidOptionError, UsageError
 from hear_byols.exits import HANDLED, printable, report
@@ -74,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     stream_cmd.add_parser(commands)
     export_cmd.add_parser(commands)
     stats_cmd.add_parser(commands)
+    probe_cmd.add_parser(commands)
     return parser
 
 

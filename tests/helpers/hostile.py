@@ -1014,6 +1014,95 @@ class StreamSurface(Surface):
         return frames
 
 
+class ProbeSurface(Surface):
+    """``hear-byols probe`` on a table of 16 synthetic clips (4 speakers, 2 classes), with the shipped
+    default512 weights and eGeMAPS, 2 speaker folds, LDA only. Its state: the feature cache under
+    ``RUN_DIR/cache``; its result: ``results.csv`` and the clips' splits."""
+
+    name = "probe"
+    supports = tuple(a for a in ATTACKS if a not in ("second_run", "non_utf8_name", "bad_floats"))
+    unsupported = {
+        "second_run": "a rerun into RUN_DIR with other classifier settings is the documented way to compare them: "
+                      "features are cached by their own settings, the report is replaced atomically "
+                      "(tests/probe/test_run.py); a concurrent second run is refused (the concurrent attack)",
+        "non_utf8_name": "clips are listed in a CSV/TSV table, which is text: a name that is not UTF-8 cannot be "
+                         "written in it (embed's attack covers such names in the engine the probe uses)",
+        "bad_floats": "no float options (MEAN,STD normalisation is parsed by load_model's parser: tests/probe)",
+    }
+    counts = {"--folds": 2, "--jobs": 1, "--workers": 0, "--batch-size": 1}
+    variation = ("--families", "logreg")
+    slow = True  # each run is seconds (imports, openSMILE, the grid)
+    many_files = True  # 40 clips of 3 s for the attacks that interrupt a run, 16 short ones otherwise
+    disk_room_kb = 16
+
+    def prepare(self, root: Path, corpus: Path) -> Case:
+        from helpers.probe_corpus import write_table_corpus
+
+        inputs, many = root / "in", sum(1 for _ in corpus.glob("*.wav")) > 10
+        write_table_corpus(inputs, speakers=4, takes=5 if many else 2, labels=("low", "high"),
+                           seconds=3.0 if many else 0.6)
+        return Case(root, inputs, root / "out")
+
+    def long_args(self, case: Case) -> tuple[str, ...]:
+        return ("--families", "lda", "logreg", "svc", "rf")
+
+    def started(self, case: Case) -> bool:
+        return (case.out / ".probe.lock").exists()
+
+    def args(self, case: Case) -> list[str | Path]:
+        return ["probe", "--labels", case.inputs / "labels.csv", "--models", "default512", "egemaps", "--out",
+                case.out, "--families", "lda", "--folds", "2"]
+
+    def has_progress(self, case: Case, stderr: str) -> bool:
+        return any(case.out.glob("cache/*/*.npy"))
+
+    def assert_same(self, got: Path, expected: Path) -> None:
+        assert (got / "results.csv").read_text() == (expected / "results.csv").read_text()
+        assert _split_rows(got) == _split_rows(expected)
+
+    def reported_unusable(self, case: Case, result: Result, bad: Path) -> bool:
+        if result.rc != 0:
+            return super().reported_unusable(case, result, bad)
+        listed = case.out / "unreadable.txt"
+        return listed.is_file() and os.fsdecode(bad.name) in listed.read_text(encoding="utf-8", errors="replace")
+
+    def used(self, case: Case, path: Path) -> bool:
+        return any(row[2] == path.name and row[6] == "ok" for row in _split_rows(case.out))
+
+    def change_input(self, case: Case) -> Path:
+        path = sorted(case.inputs.glob("clips/*.wav"))[0]
+        replace_same_size(path)
+        return path
+
+    def _listed(self, case: Case, path: Path, label: str = "low", speaker: str = "spk0") -> Path:
+        with (case.inputs / "labels.csv").open("a") as table:
+            table.write(f"{path.relative_to(case.inputs).as_posix()},{label},{speaker}\n")
+        return path
+
+    def plant_truncated(self, case: Case) -> Path:
+        return self._listed(case, write_truncated_wav(case.inputs / "clips" / "cut.wav"))
+
+    def plant_non_finite(self, case: Case) -> list[Path]:
+        return [self._listed(case, write_nan_float_wav(case.inputs / "clips" / "nan.wav")),
+                self._listed(case, write_loud_float_wav(case.inputs / "clips" / "loud.wav"), "high", "spk1")]
+
+    def damage_state(self, case: Case) -> Path:
+        assert_clean(self.run(case))
+        return cut_tail(next(case.out.glob("cache/emb-default512-*/index.json")))
+
+    def silence(self, case: Case) -> Result | list[np.ndarray]:
+        for path in case.inputs.glob("clips/*.wav"):
+            info = sf.info(str(path))
+            write_audio(path, np.zeros(info.frames), info.samplerate, info.subtype)
+        return self.run(case)
+
+
+def _split_rows(out: Path) -> list[list[str]]:
+    """splits.csv with each path cut to its file name (a reference run reads a copy of the inputs)."""
+    lines = (out / "splits.csv").read_text().splitlines()[1:]
+    return sorted([row[0], row[1], Path(row[2]).name, *row[3:]] for row in (line.split(",") for line in lines))
+
+
 class StatsSurface(Surface):
     """``hear-byols stats DATA --out OUT/stats.json``: one statistics file, written once at the end."""
 
@@ -1085,7 +1174,7 @@ EMBED = EmbedSurface()
 #: Every entry point under attack. A new one: subclass Surface, fill in its hooks, register it here.
 SURFACES: dict[str, Surface] = {
     s.name: s for s in (EMBED, PretrainSurface(), ApiSurface(), MergeSurface(), VerifySurface(), ExportSurface(),
-                        StreamSurface(), StatsSurface())
+                        StreamSurface(), StatsSurface(), ProbeSurface())
 }
 
 
