@@ -35,17 +35,23 @@ CUT_SHORT = "as an interrupted copy or download leaves it; copy or export it aga
 def check_complete(path: Path) -> None:
     """Raise AudioFileError when ``path``'s container shows it was cut short; other files pass."""
     with open(path, "rb") as fh:
-        head = fh.read(12)
-        size = os.fstat(fh.fileno()).st_size
-        if head[:4] in (b"RIFF", b"RIFX", b"RF64", b"BW64") and head[8:12] == b"WAVE":
-            _check_declared(path, _riff_data_size(fh, head[:4], size), size)
-        elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-            _check_declared(path, _aiff_data_size(fh, size), size)
-        elif head[:4] == b"OggS":
-            _check_ogg_end(path, fh, size)
+        check_complete_stream(fh, os.fstat(fh.fileno()).st_size, path)
 
 
-def _check_declared(path: Path, declared: tuple[int, int] | None, size: int) -> None:
+def check_complete_stream(fh: BinaryIO, size: int, name: str | Path) -> None:
+    """``check_complete`` of an open seekable binary file of ``size`` bytes (an HTTP upload in a
+    ``BytesIO``, say); ``name`` is what the message calls it."""
+    fh.seek(0)
+    head = fh.read(12)
+    if head[:4] in (b"RIFF", b"RIFX", b"RF64", b"BW64") and head[8:12] == b"WAVE":
+        _check_declared(name, _riff_data_size(fh, head[:4], size), size)
+    elif head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        _check_declared(name, _aiff_data_size(fh, size), size)
+    elif head[:4] == b"OggS":
+        _check_ogg_end(name, fh, size)
+
+
+def _check_declared(path: str | Path, declared: tuple[int, int] | None, size: int) -> None:
     """``declared``: the data chunk's (offset of its first byte, declared byte count), if known."""
     if declared is None:
         return
@@ -88,7 +94,7 @@ def _aiff_data_size(fh: BinaryIO, size: int) -> tuple[int, int] | None:
     return None
 
 
-def _check_ogg_end(path: Path, fh: BinaryIO, size: int) -> None:
+def _check_ogg_end(path: str | Path, fh: BinaryIO, size: int) -> None:
     """The file must end exactly where a complete page flagged end-of-stream ends."""
     start = max(0, size - _MAX_OGG_PAGE)
     fh.seek(start)

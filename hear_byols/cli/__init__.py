@@ -1,5 +1,7 @@
 """The ``hear-byols`` command line: ``embed``, ``index merge``, ``verify-embeddings``, ``info``,
-``download``, ``verify`` (docs/CLI.md) and ``pretrain`` (docs/PRETRAINING.md).
+``download``, ``verify`` (docs/CLI.md), ``pretrain`` (docs/PRETRAINING.md), ``probe``
+(docs/PROBE.md), ``stats`` (docs/STATS.md), ``export`` (docs/EXPORT.md) and ``stream``
+(docs/DEPLOY.md); each of the last four in its own ``<name>_cmd`` module.
 
 Exit status: 0 success; 1 a file failed (the others were still processed), a download or
 verification failed, or the model could not be loaded; 2 a usage error (bad option, a PATH

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from hear_byols.errors import HearByolsError
+from hear_byols.audio.complete import check_complete_stream
+from hear_byols.errors import AudioFileError, HearByolsError
 from hear_byols.onnx_runtime.encoder import OnnxEncoder
 
 #: Largest upload accepted (bytes): ten minutes of 16 kHz float32 audio, with room for headers.
@@ -38,7 +39,10 @@ class BadUpload(Exception):
 def decode_upload(body: bytes, sample_rate: int) -> np.ndarray:
     """The upload's samples as float32 ``(n,)``: a readable, mono, non-empty file at ``sample_rate``."""
     try:
+        check_complete_stream(io.BytesIO(body), len(body), "the upload")  # libsndfile would read a cut file's start
         samples, rate = sf.read(io.BytesIO(body), dtype="float32", always_2d=True)
+    except AudioFileError as exc:
+        raise BadUpload(HTTPStatus.BAD_REQUEST, str(exc)) from None
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
         raise BadUpload(HTTPStatus.BAD_REQUEST, f"the body is not a readable WAV, FLAC or OGG file ({exc})") from None
     if rate != sample_rate:

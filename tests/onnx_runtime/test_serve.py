@@ -67,6 +67,7 @@ def test_post_wav_returns_the_scene_embedding(service) -> None:
     (wav(np.zeros((16000, 2))), 400, "2 channels"),
     (wav(np.zeros(40)), 422, "too short"),
     (wav(np.full(16000, 1.5), subtype="FLOAT"), 422, "[-1, 1]"),
+    (wav(np.full(32000, 0.1))[:-20000], 400, "truncated"),  # a cut upload: never embedded as its first part
 ])
 def test_bad_upload_gets_4xx_with_message(service, body: bytes, status: int, words: str) -> None:
     url, _ = service

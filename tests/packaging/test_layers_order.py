@@ -27,9 +27,9 @@ FLOORS: list[tuple[str, ...]] = [
     ("timestamps",),  # framing and the timestamp paths, on the assembled model
     ("inference",),  # model assembly from checkpoints, scene embeddings, device and precision
     ("weights", "testing"),  # weights resolution; deterministic test weights
-    ("variants",),  # the registry: one YAML per variant
+    ("variants", "onnx_runtime"),  # the registry: one YAML per variant; the torch-free runtime (reads audio.complete)
     ("logmel", "encoders", "audio"),  # the signal path and the audio that comes in
-    ("storage", "distributed", "exits", "argtypes", "onnx_runtime"),  # files and processes; the torch-free runtime
+    ("storage", "distributed", "exits", "argtypes"),  # files and processes: the floor of every entry point
     ("errors",),
 ]
 FLOOR = {unit: len(FLOORS) - height for height, units in enumerate(FLOORS) for unit in units}
