@@ -67,3 +67,27 @@ def test_reading_refuses_a_partial_cache_and_nan_features(tmp_path: Path) -> Non
     (folder / "y.wav.failed").write_text("not audio")
     matrix = read(folder, request, ["clip-x", "clip-y"])
     assert matrix.rows == [0] and matrix.failed == {1: "not audio"}
+
+
+@pytest.mark.parametrize("baseline, width", [("egemaps", 88), ("compare", 6373)])
+def test_opensmile_baselines_give_their_functionals_once(tmp_path: Path, baseline: str, width: int) -> None:
+    """eGeMAPSv02 (88) and ComParE_2016 (6,373) functionals per clip, finite, cached: a second pass
+    computes nothing; an unreadable clip is recorded as failed with its reason, not dropped."""
+    from hear_byols.distributed import Shard
+    from hear_byols.probe.smile import compute_baseline, failed_outputs
+
+    links = []
+    for take, label in enumerate(("low", "high")):
+        links.append(tmp_path / f"clip{take}.wav")
+        write_audio(links[-1], synthetic_clip(label, 1, take), 16000, "PCM_16")
+    links.append(tmp_path / "broken.wav")
+    links[-1].write_bytes(b"RIFF not audio")
+    folder = tmp_path / "cache" / baseline
+    first = compute_baseline(links, baseline, folder, Shard())
+    assert (first.written, first.skipped, first.failed) == (2, 0, 1)
+    rows = [np.load(folder / f"clip{take}.wav.npy") for take in range(2)]
+    assert all(row.shape == (width,) and row.dtype == np.float32 and np.isfinite(row).all() for row in rows)
+    assert not np.array_equal(rows[0], rows[1])
+    assert list(failed_outputs(folder)) and "broken" in " ".join(failed_outputs(folder))
+    again = compute_baseline(links, baseline, folder, Shard())
+    assert (again.written, again.skipped) == (0, 2)
