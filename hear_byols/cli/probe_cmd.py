@@ -29,8 +29,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     data.add_argument("--speaker-column", default="speaker", metavar="C")
     data.add_argument("--split-column", default=None, metavar="C", help="train/validation/test per clip (--split column)")
     data.add_argument("--fold-column", default=None, metavar="C", help="a fold id per clip (--split column)")
-    data.add_argument("--dataset", action="append", default=[], type=_pair, metavar="NAME=DIR",
-                      help="a public dataset in its native layout (ravdess, crema_d, emodb, ...); repeatable")
+    data.add_argument("--dataset", action="extend", nargs="+", default=[], type=_pair, metavar="NAME=DIR",
+                      help="public datasets in their native layouts (ravdess, crema_d, emodb, ...): "
+                      "--dataset ravdess=DIR crema_d=DIR, or the option repeated")
     probe.add_argument("--models", nargs="+", required=True, metavar="MODEL",
                        help="variants, VARIANT:LAYER, egemaps, compare (e.g. default512 default512:conv3 egemaps)")
     probe.add_argument("--out", type=Path, required=True, metavar="RUN_DIR", help="where the report goes")

@@ -38,6 +38,16 @@ def test_probe_command_writes_the_report(tmp_path: Path, capsys: pytest.CaptureF
         assert {row["model"] for row in csv.DictReader(handle)} == {"egemaps"}
 
 
+def test_datasets_are_given_in_one_option_or_repeated() -> None:
+    """``--dataset a=X b=Y`` (the issue's form) and ``--dataset a=X --dataset b=Y`` name the same two."""
+    from hear_byols.cli import build_parser
+
+    common = ["probe", "--models", "egemaps", "--out", "run"]
+    together = build_parser().parse_args([*common, "--dataset", "ravdess=R", "crema_d=C"]).dataset
+    repeated = build_parser().parse_args([*common, "--dataset", "ravdess=R", "--dataset", "crema_d=C"]).dataset
+    assert together == repeated and len(together) == 2 and "crema_d" in str(together[1])
+
+
 @pytest.mark.parametrize("args, message", [
     (["--folds", "1"], "--folds"),
     (["--jobs", "0"], "--jobs"),
