@@ -152,11 +152,13 @@ def file_chunks(path: Path, chunk: int, resample: bool) -> Iterator[np.ndarray]:
 def stdin_chunks(source: IO[bytes], chunk: int, sample_format: str) -> Iterator[np.ndarray]:
     """Raw PCM from ``source`` in chunks of ``chunk`` samples (the last may be shorter)."""
     dtype, scale = FORMATS[sample_format]
+    read = 0  # samples read so far, for the message
     while data := source.read(chunk * dtype.itemsize):
         whole = len(data) - len(data) % dtype.itemsize
+        read += whole // dtype.itemsize
         if whole != len(data):  # a buffered read returns a short block only at the end
             raise InvalidAudioError(f"stdin ended inside a sample ({len(data) - whole} stray bytes after "
-                                    f"{whole // dtype.itemsize} {sample_format} samples): the stream is cut short")
+                                    f"{read} {sample_format} samples): the stream is cut short")
         samples = np.frombuffer(data[:whole], dtype)
         yield samples.astype(np.float32) * np.float32(scale) if scale != 1.0 else samples.astype(np.float32)
 

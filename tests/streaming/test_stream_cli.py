@@ -117,7 +117,7 @@ def test_other_rate_needs_resample(default_weights: Path, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("data, words", [
     (np.full(4000, 1.5, "<f4").tobytes(), r"outside [-1, 1]"),
-    (np.zeros(4000, "<f4").tobytes() + b"\x00\x01", "stray bytes"),
+    (np.zeros(4000, "<f4").tobytes() + b"\x00\x01", "2 stray bytes after 4000 f32le samples"),
     (np.full(4000, np.nan, "<f4").tobytes(), "NaN"),
 ])
 def test_bad_stdin_refused(default_weights: Path, data: bytes, words: str) -> None:
